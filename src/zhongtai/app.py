@@ -1,0 +1,166 @@
+"""create_app(settings): routers, middleware, error handlers. Wiring only."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from zhongtai import __version__
+from zhongtai.auth.permissions import Perm
+from zhongtai.auth.principal import Principal
+from zhongtai.db import Database
+from zhongtai.errors import DomainError, FieldProblem, NotFound, ValidationFailed, http_error
+from zhongtai.http import require
+from zhongtai.idempotency import IdempotencyMiddleware
+from zhongtai.jobs import Worker
+from zhongtai.observability import Metrics, RequestContextMiddleware, configure_logging, request_id_var
+from zhongtai.settings import Settings, get_settings
+
+log = logging.getLogger("zhongtai.app")
+PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/v1"
+
+
+def _register_tasks() -> None:
+    # Importing a context's tasks module registers its job handlers and named schedules.
+    import zhongtai.catalog.tasks
+    import zhongtai.inventory.tasks  # noqa: F401
+
+
+def problem_response(error: DomainError, request: Request) -> JSONResponse:
+    return JSONResponse(
+        error.problem(request.url.path, request_id_var.get()),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/healthz")
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def validation_problem(exc: RequestValidationError) -> ValidationFailed:
+    problems = []
+    for err in exc.errors():
+        problems.append(
+            FieldProblem(
+                _loc(tuple(err.get("loc", ()))), str(err.get("type", "invalid")), str(err.get("msg", ""))
+            )
+        )
+    return ValidationFailed(f"{len(problems)} invalid field(s)", errors=problems)
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    database = db or Database.from_settings(settings)
+    metrics = Metrics()
+    _register_tasks()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(database, settings.worker_poll_s) if settings.run_worker else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="Zhongtai 中台",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.metrics = metrics
+
+    from zhongtai.web import console
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if _is_api(request):
+            return problem_response(exc, request)
+        return console.error_page(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problem = validation_problem(exc)
+        if _is_api(request):
+            return problem_response(problem, request)
+        return console.error_page(request, problem)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        error: DomainError
+        if exc.status_code == 404:
+            error = NotFound(f"no such path {request.url.path}")
+        else:
+            error = http_error(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+        if _is_api(request):
+            return problem_response(error, request)
+        return console.error_page(request, error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        error = http_error(500, "internal_error", "Internal error", "quote the request id when reporting it")
+        return problem_response(error, request) if _is_api(request) else console.error_page(request, error)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "fail", "database": "unreachable"}, status_code=503)
+        return JSONResponse(
+            {"status": "ok", "database": database.engine.dialect.name, "version": __version__}
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint(_: Annotated[Principal, Depends(require(Perm.METRICS_READ))]) -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type=CONTENT_TYPE_LATEST)
+
+    from zhongtai.auth.api import router as auth_router
+    from zhongtai.catalog.api import router as catalog_router
+    from zhongtai.channels.api import router as channels_router
+    from zhongtai.inventory.api import router as inventory_router
+    from zhongtai.jobs_api import router as jobs_router
+
+    for router in (auth_router, channels_router, catalog_router, inventory_router, jobs_router):
+        app.include_router(router, prefix=API_PREFIX)
+    console.mount(app)
+
+    # Outermost first: request id and metrics wrap everything, idempotency wraps the app.
+    app.add_middleware(IdempotencyMiddleware, db=database, session_cookie=settings.session_cookie)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def problem_json(body: bytes) -> dict[str, Any]:
+    """Tests and clients: parse a problem+json body."""
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed

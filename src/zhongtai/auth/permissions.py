@@ -1,0 +1,69 @@
+"""Roles and what each may do. The only place where a role turns into permissions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPS = "ops"
+    STORE_MANAGER = "store_manager"
+    GUIDE = "guide"
+    CS_AGENT = "cs_agent"
+    ANALYST = "analyst"
+    INTEGRATOR = "integrator"
+
+
+class Perm(StrEnum):
+    CONSOLE = "console:use"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    LOCATIONS_WRITE = "locations:write"
+    CHANNELS_WRITE = "channels:write"
+    INVENTORY_READ = "inventory:read"
+    INVENTORY_WRITE = "inventory:write"
+    INVENTORY_RESERVE = "inventory:reserve"
+    USERS_MANAGE = "users:manage"
+    APIKEYS_MANAGE = "apikeys:manage"
+    AUDIT_READ = "audit:read"
+    JOBS_READ = "jobs:read"
+    METRICS_READ = "metrics:read"
+    # Unmasked personal data (phone, e-mail, address). Members and orders check it.
+    PII_READ = "pii:read"
+
+
+_READ = {Perm.CATALOG_READ, Perm.INVENTORY_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.OPS: frozenset(
+        _READ
+        | {
+            Perm.CONSOLE,
+            Perm.CATALOG_WRITE,
+            Perm.LOCATIONS_WRITE,
+            Perm.INVENTORY_WRITE,
+            Perm.INVENTORY_RESERVE,
+            Perm.JOBS_READ,
+            Perm.AUDIT_READ,
+        }
+    ),
+    Role.STORE_MANAGER: frozenset(
+        _READ | {Perm.CONSOLE, Perm.INVENTORY_WRITE, Perm.INVENTORY_RESERVE, Perm.JOBS_READ, Perm.PII_READ}
+    ),
+    Role.GUIDE: frozenset(_READ | {Perm.CONSOLE}),
+    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ}),
+    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ}),
+    # Machines: read the catalog and stock, hold stock for their channel's orders. No console.
+    Role.INTEGRATOR: frozenset(_READ | {Perm.INVENTORY_RESERVE}),
+}
+
+# Roles whose every store-owned query is limited to the stores assigned to them.
+STORE_SCOPED_ROLES = frozenset({Role.STORE_MANAGER, Role.GUIDE})
+# A guide works in exactly one store; a store manager may run several.
+SINGLE_STORE_ROLES = frozenset({Role.GUIDE})
+
+
+def permissions_for(role: Role) -> frozenset[Perm]:
+    return ROLE_PERMISSIONS[role]

@@ -1,0 +1,1 @@
+"""Job handlers and named schedules of this context."""

@@ -1,0 +1,11 @@
+"""Imports every context's models so that Base.metadata is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import zhongtai.auth.models
+    import zhongtai.catalog.models
+    import zhongtai.channels.models
+    import zhongtai.inventory.models
+    import zhongtai.jobs  # noqa: F401

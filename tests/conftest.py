@@ -1,0 +1,88 @@
+"""Test fixtures.
+
+Every test that takes ``db`` (or ``client``) runs twice: on SQLite and, when
+``ZHONGTAI_TEST_DATABASE_URL`` is set (CI sets it), on PostgreSQL. Each test gets an empty
+schema: a copy of a template file on SQLite, a TRUNCATE of every table on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from zhongtai.app import create_app
+from zhongtai.db import Base, Database
+from zhongtai.models_registry import import_all_models
+from zhongtai.settings import Settings
+
+import_all_models()
+PG_URL = os.environ.get("ZHONGTAI_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pg_url() -> str:
+    if not PG_URL:
+        pytest.skip("ZHONGTAI_TEST_DATABASE_URL not set")
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    Base.metadata.create_all(db.engine)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[Database]:
+    db = Database(pg_url(), pool_size=60, max_overflow=20)
+    Base.metadata.drop_all(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    Base.metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+
+
+def _truncate_all(db: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path / "zt.db"
+        shutil.copy(sqlite_template, path)
+        database = Database(f"sqlite:///{path}")
+        yield database
+        database.dispose()
+    else:
+        database = request.getfixturevalue("pg_database")
+        _truncate_all(database)
+        yield database
+
+
+@pytest.fixture
+def settings(db: Database) -> Settings:
+    return Settings(env="test", database_url=db.url, run_worker=False, log_json=False, log_level="WARNING")
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings, db=db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as c:
+        yield c
