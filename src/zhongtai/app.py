@@ -34,7 +34,8 @@ API_PREFIX = "/api/v1"
 def _register_tasks() -> None:
     # Importing a context's tasks module registers its job handlers and named schedules.
     import zhongtai.catalog.tasks
-    import zhongtai.inventory.tasks  # noqa: F401
+    import zhongtai.inventory.tasks
+    import zhongtai.platform_tasks  # noqa: F401
 
 
 def problem_response(error: DomainError, request: Request) -> JSONResponse:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhongtai.db import Base, BigIntPK, utcnow
@@ -95,3 +95,15 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# On PostgreSQL the database itself refuses to rewrite history. The same statements are in the
+# initial migration; this listener covers schemas made with create_all (tests).
+AUDIT_APPEND_ONLY_SQL = (
+    "CREATE OR REPLACE FUNCTION zt_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION zt_audit_append_only()",
+)
+for _statement in AUDIT_APPEND_ONLY_SQL:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

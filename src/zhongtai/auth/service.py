@@ -7,11 +7,12 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.auth import repository as repo
@@ -201,7 +202,7 @@ class StartedSession:
 def login(session: Session, username: str, password: str, *, max_age_s: int) -> StartedSession | None:
     user = repo.get_user_by_username(session, username)
     if user is None:
-        verify_password(_DUMMY_HASH, password)  # same time whether or not the user exists
+        verify_password(_dummy_hash(), password)  # same time whether or not the user exists
         return None
     if not user.is_active or not verify_password(user.password_hash, password):
         return None
@@ -347,12 +348,12 @@ def list_audit(
 
 
 def audit_since(session: Session, since: datetime) -> int:
-    from sqlalchemy import func
-
     return (
         session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.occurred_at >= since))
         or 0
     )
 
 
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("not-a-real-password")

@@ -1,0 +1,508 @@
+"""Server-rendered charts: inline SVG strings from plain data, no JavaScript, no CDN.
+
+Pure functions (no database, no request): a page gathers its figures from the services and
+hands them here. Every chart is an ``<svg role="img">`` with a ``<title>`` so that a screen
+reader says what it shows, and every mark carries a ``<title>`` tooltip with its exact value.
+
+The location "map" is a scatter on longitude/latitude (an equirectangular projection corrected
+for the latitude) with a graticule and city labels. It deliberately draws no national outline:
+a hand-simplified border of China would be wrong, and a wrong map is worse than none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+
+Number = int | float | Decimal
+Formatter = Callable[[float], str]
+
+PALETTE = (
+    "#2563eb",
+    "#14b8a6",
+    "#f59e0b",
+    "#8b5cf6",
+    "#ef4444",
+    "#0ea5e9",
+    "#ec4899",
+    "#22c55e",
+    "#f97316",
+    "#64748b",
+)
+AXIS = "#94a3b8"
+GRID = "#e2e8f0"
+INK = "#334155"
+MUTED = "#64748b"
+FONT = "font-family=\"'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',system-ui,sans-serif\""
+
+
+@dataclass(frozen=True, slots=True)
+class Datum:
+    label: str
+    value: Number
+    color: str | None = None
+    href: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MapPoint:
+    label: str
+    latitude: float
+    longitude: float
+    size: Number  # stock units: the dot's area grows with it
+    group: str = ""  # location type: the dot's colour
+    href: str | None = None
+    detail: str = ""  # tooltip line under the label
+
+
+@dataclass(frozen=True, slots=True)
+class MapFocus:
+    """The point a "near me" search measured from, and its radius."""
+
+    latitude: float
+    longitude: float
+    radius_km: float | None = None
+    label: str = ""
+
+
+def _plain(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _f(value: float) -> str:
+    """Coordinates with one decimal: small SVGs and stable output for tests."""
+    text = f"{value:.1f}"
+    return "0" if text == "-0.0" else text.removesuffix(".0")
+
+
+def text_width(text: str, size: float) -> float:
+    """Rough rendered width: CJK and full-width glyphs are square, Latin about 0.6 em."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E80)
+    return wide * size + (len(text) - wide) * size * 0.6
+
+
+def truncate(text: str, max_width: float, size: float) -> str:
+    if text_width(text, size) <= max_width:
+        return text
+    out = ""
+    for ch in text:
+        if text_width(out + ch + "…", size) > max_width:
+            break
+        out += ch
+    return out + "…"
+
+
+def nice_ticks(maximum: float, count: int = 4) -> list[float]:
+    """0 and round steps up to at least ``maximum`` (1, 2, 2.5 or 5 × a power of ten)."""
+    if maximum <= 0:
+        return [0.0, 1.0]
+    raw = maximum / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    ticks = [0.0]
+    while ticks[-1] < maximum - 1e-9:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def _svg_open(width: int, height: int, title: str, css_class: str) -> str:
+    return (
+        f'<svg class="chart {css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(title)}" {FONT}>'
+        f"<title>{escape(title)}</title>"
+    )
+
+
+def _link(mark: str, href: str | None) -> str:
+    return f'<a href="{escape(href)}">{mark}</a>' if href else mark
+
+
+def _empty(width: int, height: int, title: str, css_class: str, message: str) -> str:
+    return (
+        _svg_open(width, height, title, css_class)
+        + f'<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" font-size="13" '
+        f'fill="{MUTED}">{escape(message)}</text></svg>'
+    )
+
+
+def bar_chart(
+    data: Sequence[Datum],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 280,
+    value_format: Formatter = _plain,
+    axis_format: Formatter | None = None,
+    y_label: str = "",
+    color: str = PALETTE[0],
+    empty_message: str = "—",
+) -> str:
+    """Vertical bars with a labelled value axis; category labels under the bars."""
+    if not data:
+        return _empty(width, height, title, "bar-chart", empty_message)
+    axis_format = axis_format or value_format
+    maximum = max(float(d.value) for d in data)
+    ticks = nice_ticks(maximum)
+    top_value = ticks[-1]
+    left = max(44.0, max(text_width(axis_format(t), 11) for t in ticks) + 14)
+    right, top = 12.0, 26.0 if y_label else 14.0
+    slot_guess = (width - left - right) / len(data)
+    rotate = any(text_width(d.label, 12) > slot_guess - 6 for d in data)
+    bottom = 70.0 if rotate else 30.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / len(data)
+    bar_w = min(56.0, slot * 0.62)
+    parts = [_svg_open(width, height, title, "bar-chart")]
+    if y_label:
+        parts.append(f'<text x="{_f(left)}" y="12" font-size="11" fill="{MUTED}">{escape(y_label)}</text>')
+    for t in ticks:
+        y = top + plot_h - (t / top_value) * plot_h
+        parts.append(
+            f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - right)}" y2="{_f(y)}" stroke="{GRID}"/>'
+            f'<text x="{_f(left - 8)}" y="{_f(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{escape(axis_format(t))}</text>"
+        )
+    baseline = top + plot_h
+    parts.append(f'<line x1="{_f(left)}" y1="{_f(baseline)}" x2="{_f(width - right)}" y2="{_f(baseline)}" '
+                 f'stroke="{AXIS}"/>')
+    for i, d in enumerate(data):
+        value = float(d.value)
+        h = (value / top_value) * plot_h if top_value else 0
+        x = left + slot * i + (slot - bar_w) / 2
+        cx = x + bar_w / 2
+        fill = d.color or color
+        tip = f"{d.label}: {value_format(value)}"
+        bar = (
+            f'<g class="bar"><title>{escape(tip)}</title>'
+            f'<rect x="{_f(x)}" y="{_f(baseline - h)}" width="{_f(bar_w)}" height="{_f(max(h, 0.5))}" '
+            f'rx="3" fill="{fill}"/></g>'
+        )
+        parts.append(_link(bar, d.href))
+        if h > 0 or value == 0:
+            parts.append(
+                f'<text x="{_f(cx)}" y="{_f(baseline - h - 5)}" text-anchor="middle" font-size="11" '
+                f'fill="{INK}">{escape(value_format(value))}</text>'
+            )
+        label = truncate(d.label, 96 if rotate else slot - 4, 12)
+        if rotate:
+            parts.append(
+                f'<text x="{_f(cx)}" y="{_f(baseline + 12)}" text-anchor="end" font-size="12" fill="{INK}" '
+                f'transform="rotate(-35 {_f(cx)} {_f(baseline + 12)})">{escape(label)}</text>'
+            )
+        else:
+            parts.append(
+                f'<text x="{_f(cx)}" y="{_f(baseline + 18)}" text-anchor="middle" font-size="12" '
+                f'fill="{INK}">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def hbar_chart(
+    data: Sequence[Datum],
+    *,
+    title: str,
+    width: int = 640,
+    row_height: int = 30,
+    value_format: Formatter = _plain,
+    color: str = PALETTE[0],
+    empty_message: str = "—",
+) -> str:
+    """Horizontal bars, longest labels welcome (SKU names, store names); value at the bar's end."""
+    if not data:
+        return _empty(width, 120, title, "hbar-chart", empty_message)
+    label_w = min(220.0, max(text_width(d.label, 12) for d in data) + 12)
+    value_w = max(text_width(value_format(float(d.value)), 11) for d in data) + 12
+    top, bottom = 8.0, 8.0
+    height = int(top + bottom + row_height * len(data))
+    plot_w = width - label_w - value_w - 8
+    maximum = max(float(d.value) for d in data) or 1.0
+    bar_h = row_height * 0.58
+    parts = [_svg_open(width, height, title, "hbar-chart")]
+    parts.append(
+        f'<line x1="{_f(label_w)}" y1="{_f(top)}" x2="{_f(label_w)}" y2="{_f(height - bottom)}" '
+        f'stroke="{AXIS}"/>'
+    )
+    for i, d in enumerate(data):
+        value = float(d.value)
+        y = top + row_height * i + (row_height - bar_h) / 2
+        w = max(0.5, (value / maximum) * plot_w)
+        label = truncate(d.label, label_w - 12, 12)
+        tip = f"{d.label}: {value_format(value)}"
+        parts.append(
+            f'<text x="{_f(label_w - 8)}" y="{_f(y + bar_h / 2 + 4)}" text-anchor="end" font-size="12" '
+            f'fill="{INK}">{escape(label)}</text>'
+        )
+        bar = (
+            f'<g class="bar"><title>{escape(tip)}</title><rect x="{_f(label_w)}" y="{_f(y)}" '
+            f'width="{_f(w)}" height="{_f(bar_h)}" rx="3" fill="{d.color or color}"/></g>'
+        )
+        parts.append(_link(bar, d.href))
+        parts.append(
+            f'<text x="{_f(label_w + w + 6)}" y="{_f(y + bar_h / 2 + 4)}" font-size="11" fill="{INK}">'
+            f"{escape(value_format(value))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _arc(cx: float, cy: float, r_out: float, r_in: float, start: float, end: float) -> str:
+    """A ring segment from angle ``start`` to ``end`` (radians, 0 = 12 o'clock, clockwise)."""
+    end = min(end, start + 2 * math.pi - 1e-4)  # a full circle cannot be one arc
+    large = 1 if end - start > math.pi else 0
+
+    def at(r: float, a: float) -> tuple[float, float]:
+        return cx + r * math.sin(a), cy - r * math.cos(a)
+
+    x0, y0 = at(r_out, start)
+    x1, y1 = at(r_out, end)
+    x2, y2 = at(r_in, end)
+    x3, y3 = at(r_in, start)
+    return (
+        f"M{x0:.2f},{y0:.2f} A{r_out:.2f},{r_out:.2f} 0 {large} 1 {x1:.2f},{y1:.2f} "
+        f"L{x2:.2f},{y2:.2f} A{r_in:.2f},{r_in:.2f} 0 {large} 0 {x3:.2f},{y3:.2f} Z"
+    )
+
+
+def donut_chart(
+    data: Sequence[Datum],
+    *,
+    title: str,
+    width: int = 460,
+    height: int = 240,
+    value_format: Formatter = _plain,
+    center_label: str = "",
+    center_value: str | None = None,
+    max_slices: int = 7,
+    other_label: str = "Other",
+    empty_message: str = "—",
+) -> str:
+    """A ring of shares with a legend (label, value, percentage); small slices fold into "other"."""
+    positive = sorted((d for d in data if float(d.value) > 0), key=lambda d: -float(d.value))
+    if not positive:
+        return _empty(width, height, title, "donut-chart", empty_message)
+    if len(positive) > max_slices:
+        rest = sum(float(d.value) for d in positive[max_slices - 1 :])
+        positive = [*positive[: max_slices - 1], Datum(other_label, rest, color="#cbd5e1")]
+    total = sum(float(d.value) for d in positive)
+    r_out = min(height / 2 - 10, width * 0.22)
+    r_in = r_out * 0.62
+    cx, cy = r_out + 12, height / 2
+    parts = [_svg_open(width, height, title, "donut-chart")]
+    angle = 0.0
+    legend_x = cx + r_out + 24
+    row = min(26.0, (height - 20) / len(positive))
+    legend_top = cy - row * len(positive) / 2 + row / 2
+    for i, d in enumerate(positive):
+        value = float(d.value)
+        share = value / total
+        color = d.color or PALETTE[i % len(PALETTE)]
+        pct = f"{share * 100:.1f}%"
+        tip = f"{d.label}: {value_format(value)} ({pct})"
+        seg = (
+            f'<g class="slice"><title>{escape(tip)}</title>'
+            f'<path d="{_arc(cx, cy, r_out, r_in, angle, angle + share * 2 * math.pi)}" fill="{color}" '
+            f'stroke="#fff" stroke-width="1.5"/></g>'
+        )
+        parts.append(_link(seg, d.href))
+        angle += share * 2 * math.pi
+        ly = legend_top + row * i
+        label = truncate(d.label, width - legend_x - 130, 12)
+        parts.append(
+            f'<rect x="{_f(legend_x)}" y="{_f(ly - 5)}" width="10" height="10" rx="2" fill="{color}"/>'
+            f'<text x="{_f(legend_x + 16)}" y="{_f(ly + 4)}" font-size="12" fill="{INK}">{escape(label)}</text>'
+            f'<text x="{_f(width - 60)}" y="{_f(ly + 4)}" text-anchor="end" font-size="12" fill="{INK}">'
+            f"{escape(value_format(value))}</text>"
+            f'<text x="{_f(width - 4)}" y="{_f(ly + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{pct}</text>"
+        )
+    shown = center_value if center_value is not None else value_format(total)
+    parts.append(
+        f'<text x="{_f(cx)}" y="{_f(cy + (2 if center_label else 6))}" text-anchor="middle" font-size="18" '
+        f'font-weight="600" fill="{INK}">{escape(shown)}</text>'
+    )
+    if center_label:
+        parts.append(
+            f'<text x="{_f(cx)}" y="{_f(cy + 20)}" text-anchor="middle" font-size="11" fill="{MUTED}">'
+            f"{escape(center_label)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# China's extent in degrees: the frame never zooms out beyond it, nor in below MIN_SPAN.
+CHINA_LON = (73.0, 136.0)
+CHINA_LAT = (17.0, 54.0)
+MIN_SPAN_DEG = 4.0
+
+
+def _bounds(
+    points: Sequence[MapPoint], focus: MapFocus | None, fit: bool
+) -> tuple[float, float, float, float]:
+    if not fit:
+        return CHINA_LON[0], CHINA_LON[1], CHINA_LAT[0], CHINA_LAT[1]
+    lons = [p.longitude for p in points] + ([focus.longitude] if focus else [])
+    lats = [p.latitude for p in points] + ([focus.latitude] if focus else [])
+    lon0, lon1, lat0, lat1 = min(lons), max(lons), min(lats), max(lats)
+    if focus and focus.radius_km:
+        dlat = focus.radius_km / 111.0
+        dlon = dlat / max(0.2, math.cos(math.radians(focus.latitude)))
+        lon0, lon1 = min(lon0, focus.longitude - dlon), max(lon1, focus.longitude + dlon)
+        lat0, lat1 = min(lat0, focus.latitude - dlat), max(lat1, focus.latitude + dlat)
+    pad_lon = max((lon1 - lon0) * 0.12, (MIN_SPAN_DEG - (lon1 - lon0)) / 2, 0.3)
+    pad_lat = max((lat1 - lat0) * 0.12, (MIN_SPAN_DEG * 0.6 - (lat1 - lat0)) / 2, 0.3)
+    return lon0 - pad_lon, lon1 + pad_lon, lat0 - pad_lat, lat1 + pad_lat
+
+
+def _grid_step(span: float) -> float:
+    for step in (0.5, 1.0, 2.0, 5.0, 10.0):
+        if span / step <= 8:
+            return step
+    return 20.0
+
+
+def location_map(
+    points: Sequence[MapPoint],
+    *,
+    title: str,
+    group_labels: dict[str, str] | None = None,
+    size_label: str = "",
+    focus: MapFocus | None = None,
+    fit: bool = True,
+    width: int = 720,
+    height: int = 420,
+    size_format: Formatter = _plain,
+    empty_message: str = "—",
+) -> str:
+    """Locations as dots on longitude × latitude: colour by type, area by stock, labelled axes."""
+    placed = [p for p in points if p.latitude is not None and p.longitude is not None]
+    if not placed and focus is None:
+        return _empty(width, height, title, "map-chart", empty_message)
+    lon0, lon1, lat0, lat1 = _bounds(placed, focus, fit)
+    left, right, top, bottom = 48.0, 150.0, 14.0, 34.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    # Equirectangular, with x shrunk by cos(latitude) so that distances look right mid-map.
+    kx = math.cos(math.radians((lat0 + lat1) / 2))
+    scale = min(plot_w / ((lon1 - lon0) * kx), plot_h / (lat1 - lat0))
+    used_w, used_h = (lon1 - lon0) * kx * scale, (lat1 - lat0) * scale
+    ox, oy = left + (plot_w - used_w) / 2, top + (plot_h - used_h) / 2
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return ox + (lon - lon0) * kx * scale, oy + (lat1 - lat) * scale
+
+    parts = [_svg_open(width, height, title, "map-chart")]
+    parts.append(
+        f'<rect x="{_f(ox)}" y="{_f(oy)}" width="{_f(used_w)}" height="{_f(used_h)}" fill="#f8fafc" '
+        f'stroke="{GRID}"/>'
+    )
+    step = _grid_step(max(lon1 - lon0, lat1 - lat0))
+    lon = math.ceil(lon0 / step) * step
+    while lon <= lon1:
+        x, _ = xy(lat0, lon)
+        parts.append(
+            f'<line x1="{_f(x)}" y1="{_f(oy)}" x2="{_f(x)}" y2="{_f(oy + used_h)}" stroke="{GRID}" '
+            f'stroke-dasharray="3 3"/><text x="{_f(x)}" y="{_f(oy + used_h + 16)}" text-anchor="middle" '
+            f'font-size="10" fill="{MUTED}">{_f(lon)}°E</text>'
+        )
+        lon += step
+    lat = math.ceil(lat0 / step) * step
+    while lat <= lat1:
+        _, y = xy(lat, lon0)
+        parts.append(
+            f'<line x1="{_f(ox)}" y1="{_f(y)}" x2="{_f(ox + used_w)}" y2="{_f(y)}" stroke="{GRID}" '
+            f'stroke-dasharray="3 3"/><text x="{_f(ox - 6)}" y="{_f(y + 3)}" text-anchor="end" '
+            f'font-size="10" fill="{MUTED}">{_f(lat)}°N</text>'
+        )
+        lat += step
+    if focus is not None:
+        fx, fy = xy(focus.latitude, focus.longitude)
+        if focus.radius_km:
+            ry = focus.radius_km / 111.0 * scale
+            rx = ry * kx / max(0.2, math.cos(math.radians(focus.latitude)))
+            parts.append(
+                f'<ellipse cx="{_f(fx)}" cy="{_f(fy)}" rx="{_f(rx)}" ry="{_f(ry)}" fill="#2563eb" '
+                f'fill-opacity="0.06" stroke="#2563eb" stroke-dasharray="4 3"/>'
+            )
+        parts.append(
+            f'<g class="focus"><title>{escape(focus.label)}</title>'
+            f'<path d="M{_f(fx - 7)},{_f(fy)} H{_f(fx + 7)} M{_f(fx)},{_f(fy - 7)} V{_f(fy + 7)}" '
+            f'stroke="#0f172a" stroke-width="2"/></g>'
+        )
+    groups = sorted({p.group for p in placed})
+    colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    biggest = max((float(p.size) for p in placed), default=0.0)
+    r_min, r_max = 3.5, 18.0
+
+    def radius(v: float) -> float:
+        return r_min + (r_max - r_min) * math.sqrt(max(v, 0.0) / biggest) if biggest > 0 else r_min
+
+    taken: list[tuple[float, float, float, float]] = []
+    # Big dots first so that small ones stay visible on top of them.
+    for p in sorted(placed, key=lambda p: -float(p.size)):
+        x, y = xy(p.latitude, p.longitude)
+        r = radius(float(p.size))
+        colour = colours[p.group]
+        hollow = float(p.size) <= 0
+        tip = p.label + (f" — {p.detail}" if p.detail else "")
+        dot = (
+            f'<g class="dot"><title>{escape(tip)}</title><circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" '
+            + (
+                f'fill="#fff" stroke="{colour}" stroke-width="1.5"/>'
+                if hollow
+                else f'fill="{colour}" fill-opacity="0.55" stroke="{colour}" stroke-width="1"/>'
+            )
+            + "</g>"
+        )
+        parts.append(_link(dot, p.href))
+    for p in sorted(placed, key=lambda p: -float(p.size)):
+        x, y = xy(p.latitude, p.longitude)
+        r = radius(float(p.size))
+        w = text_width(p.label, 11)
+        box = (x + r + 3, y - 7, x + r + 3 + w, y + 6)
+        inside = box[2] <= ox + used_w + right - 8
+        if inside and not any(
+            box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken
+        ):
+            taken.append(box)
+            parts.append(
+                f'<text x="{_f(box[0])}" y="{_f(y + 4)}" font-size="11" fill="{INK}">{escape(p.label)}</text>'
+            )
+    # Legend: colours by type, then three sizes.
+    lx = width - right + 16
+    ly = top + 10
+    for g in groups:
+        name = (group_labels or {}).get(g, g)
+        parts.append(
+            f'<circle cx="{_f(lx + 5)}" cy="{_f(ly)}" r="5" fill="{colours[g]}" fill-opacity="0.7"/>'
+            f'<text x="{_f(lx + 16)}" y="{_f(ly + 4)}" font-size="11" fill="{INK}">{escape(name)}</text>'
+        )
+        ly += 18
+    if biggest > 0:
+        ly += 8
+        if size_label:
+            parts.append(f'<text x="{_f(lx)}" y="{_f(ly)}" font-size="11" fill="{MUTED}">{escape(size_label)}</text>')
+            ly += 10
+        for v in (biggest, biggest / 4, biggest / 16):
+            r = radius(v)
+            ly += r + 4
+            parts.append(
+                f'<circle cx="{_f(lx + r_max / 2 + 2)}" cy="{_f(ly)}" r="{_f(r)}" fill="none" stroke="{AXIS}"/>'
+                f'<text x="{_f(lx + r_max + 10)}" y="{_f(ly + 4)}" font-size="11" fill="{INK}">'
+                f"{escape(size_format(v))}</text>"
+            )
+            ly += r
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance; for labelling the map only (the inventory service ranks by it)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0088 * 2 * math.asin(math.sqrt(a))
