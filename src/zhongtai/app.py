@@ -58,9 +58,7 @@ def validation_problem(exc: RequestValidationError) -> ValidationFailed:
     problems = []
     for err in exc.errors():
         problems.append(
-            FieldProblem(
-                _loc(tuple(err.get("loc", ()))), str(err.get("type", "invalid")), str(err.get("msg", ""))
-            )
+            FieldProblem(_loc(tuple(err.get("loc", ()))), str(err.get("type", "invalid")), str(err.get("msg", "")))
         )
     return ValidationFailed(f"{len(problems)} invalid field(s)", errors=problems)
 
@@ -137,9 +135,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         except Exception as exc:
             log.warning("health check failed: %s", exc)
             return JSONResponse({"status": "fail", "database": "unreachable"}, status_code=503)
-        return JSONResponse(
-            {"status": "ok", "database": database.engine.dialect.name, "version": __version__}
-        )
+        return JSONResponse({"status": "ok", "database": database.engine.dialect.name, "version": __version__})
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint(_: Annotated[Principal, Depends(require(Perm.METRICS_READ))]) -> PlainTextResponse:

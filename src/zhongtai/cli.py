@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 
@@ -155,5 +156,25 @@ def demo_load(
     load_demo(db, seed=seed, scale=scale, if_empty=if_empty, console=out, settings=get_settings())
 
 
+def main() -> None:
+    """Entry point: domain errors become one readable line and exit code 1, not a traceback."""
+    from zhongtai.errors import DomainError
+
+    try:
+        app(standalone_mode=False)
+    except DomainError as exc:
+        out.print(f"[red]{exc.code}[/red]: {exc.detail or exc.title}")
+        for problem in exc.errors:
+            out.print(f"  {problem.field}: {problem.message}")
+        raise SystemExit(1) from None
+    except (typer.Abort, KeyboardInterrupt):
+        raise SystemExit(130) from None
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

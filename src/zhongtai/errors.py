@@ -105,9 +105,7 @@ def not_found(entity: str, key: object) -> NotFound:
 
 def invalid(*problems: tuple[str, str, str]) -> ValidationFailed:
     """``invalid(("body.sku", "unknown_sku", "no SKU X"), ...)``."""
-    return ValidationFailed(
-        f"{len(problems)} invalid field(s)", errors=[FieldProblem(f, c, m) for f, c, m in problems]
-    )
+    return ValidationFailed(f"{len(problems)} invalid field(s)", errors=[FieldProblem(f, c, m) for f, c, m in problems])
 
 
 _HTTP_ERRORS: dict[tuple[int, str], type[DomainError]] = {}

@@ -61,11 +61,7 @@ class IdempotencyMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in MUTATING
-            or not scope["path"].startswith("/api/")
-        ):
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -144,9 +140,7 @@ class IdempotencyMiddleware:
     def _claim(self, caller: str, key: str, fingerprint: str) -> int | IdempotencyRecord | DomainError:
         with self.db.transaction() as session:
             existing = session.scalar(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
-                )
+                select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
             )
             if existing is None:
                 record = IdempotencyRecord(caller=caller, key=key, fingerprint=fingerprint, state="pending")
@@ -199,8 +193,6 @@ def purge_expired(db: Database, ttl_s: int) -> int:
     """Named schedule ``idempotency-purge``: forget keys older than the TTL."""
     with db.transaction() as session:
         result = session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_s)
-            )
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_s))
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.auth.principal import Principal
 from zhongtai.db import Base, BigIntPK, Database, utcnow
-from zhongtai.errors import DomainError, not_found
+from zhongtai.errors import DomainError, PermissionDenied, not_found
 
 log = logging.getLogger("zhongtai.jobs")
 
@@ -33,9 +33,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(
-        String(16), default="queued", index=True
-    )  # queued|running|succeeded|failed
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|succeeded|failed
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     input_blob: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     input_name: Mapped[str] = mapped_column(String(255), default="")
@@ -46,6 +44,7 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_by: Mapped[str] = mapped_column(String(128), default="")
     created_by_user_id: Mapped[int | None] = mapped_column(default=None)
+    created_by_key_id: Mapped[int | None] = mapped_column(default=None)
     # The location the job works on, when there is one: scopes who may see it.
     location_id: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -60,6 +59,7 @@ class JobContext:
     kind: str
     params: dict[str, Any]
     actor: Principal
+    input_name: str = ""
     _last_report: float = field(default=0.0)
 
     def input_bytes(self) -> bytes:
@@ -74,9 +74,7 @@ class JobContext:
         self._last_report = now
         with self.db.transaction() as session:
             session.execute(
-                update(Job)
-                .where(Job.id == self.job_id)
-                .values(progress=done, total=total, message=message[:255])
+                update(Job).where(Job.id == self.job_id).values(progress=done, total=total, message=message[:255])
             )
 
 
@@ -102,9 +100,7 @@ class Schedule:
 SCHEDULES: dict[str, Schedule] = {}
 
 
-def schedule(
-    name: str, every_s: float
-) -> Callable[[Callable[[Database], object]], Callable[[Database], object]]:
+def schedule(name: str, every_s: float) -> Callable[[Callable[[Database], object]], Callable[[Database], object]]:
     def register(fn: Callable[[Database], object]) -> Callable[[Database], object]:
         SCHEDULES[name] = Schedule(name, every_s, fn)
         return fn
@@ -133,6 +129,7 @@ def enqueue(
         input_name=input_name,
         created_by=actor.name,
         created_by_user_id=actor.id if actor.kind == "user" else None,
+        created_by_key_id=actor.id if actor.kind == "api_key" else None,
         location_id=location_id,
     )
     session.add(job)
@@ -157,9 +154,7 @@ def _claim(db: Database, job_id: int | None = None) -> Job | None:
         if candidate is None:
             return None
         claimed = session.execute(
-            update(Job)
-            .where(Job.id == candidate, Job.status == "queued")
-            .values(status="running", started_at=utcnow())
+            update(Job).where(Job.id == candidate, Job.status == "queued").values(status="running", started_at=utcnow())
         )
         if getattr(claimed, "rowcount", 0) != 1:
             return None  # another worker took it
@@ -167,22 +162,28 @@ def _claim(db: Database, job_id: int | None = None) -> Job | None:
 
 
 def _actor_of(db: Database, job: Job) -> Principal:
-    """The job acts as the person who started it, with their role and store scope as they are now."""
+    """The job acts as whoever started it (a user or an API key) with their role and store scope as
+    they are now; only jobs started by the system itself act as the system."""
     from zhongtai.auth import service as auth_service
 
-    if job.created_by_user_id is None:
-        return Principal.system(f"job:{job.kind}")
     with db.transaction(write=False) as session:
-        user = auth_service.get_user(session, job.created_by_user_id)
-        return auth_service.user_principal(session, user)
+        if job.created_by_user_id is not None:
+            user = auth_service.get_user(session, job.created_by_user_id)
+            if not user.is_active:
+                raise PermissionDenied("the user who started this job is no longer active")
+            return auth_service.user_principal(session, user)
+        if job.created_by_key_id is not None:
+            principal = auth_service.principal_for_key_id(session, job.created_by_key_id)
+            if principal is None:
+                raise PermissionDenied("the API key that started this job was revoked")
+            return principal
+    return Principal.system(f"job:{job.kind}")
 
 
 def run_job(db: Database, job: Job) -> None:
     handler = HANDLERS.get(job.kind)
     try:
-        ctx = JobContext(
-            db=db, job_id=job.id, kind=job.kind, params=dict(job.params), actor=_actor_of(db, job)
-        )
+        ctx = JobContext(db=db, job_id=job.id, kind=job.kind, params=dict(job.params), actor=_actor_of(db, job))
         if handler is None:
             raise RuntimeError(f"no handler for job kind {job.kind}")
         result = handler(ctx)
@@ -191,11 +192,7 @@ def run_job(db: Database, job: Job) -> None:
         log.exception("job failed", extra={"fields": {"job_id": job.id, "kind": job.kind}})
         result = None
         status = "failed"
-        error = (
-            str(exc)
-            if isinstance(exc, DomainError)
-            else "".join(traceback.format_exception_only(exc)).strip()
-        )
+        error = str(exc) if isinstance(exc, DomainError) else "".join(traceback.format_exception_only(exc)).strip()
     with db.transaction() as session:
         values: dict[str, Any] = {"status": status, "result": result, "error": error, "finished_at": utcnow()}
         if status == "succeeded":

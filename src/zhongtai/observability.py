@@ -39,9 +39,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("zhongtai")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -67,9 +65,7 @@ class Metrics:
             registry=self.registry,
         )
         self.in_flight = Gauge("zhongtai_http_in_flight", "Requests being served", registry=self.registry)
-        self.jobs = Counter(
-            "zhongtai_jobs_total", "Background jobs run", ["kind", "status"], registry=self.registry
-        )
+        self.jobs = Counter("zhongtai_jobs_total", "Background jobs run", ["kind", "status"], registry=self.registry)
         self.reservations = Counter(
             "zhongtai_reservations_total", "Stock reservation attempts", ["result"], registry=self.registry
         )

@@ -58,9 +58,7 @@ class PageOut(BaseModel, Generic[M]):
     next_cursor: str | None = None
 
 
-def paginate(
-    session: Session, stmt: Select[Any], keys: list[SortKey], *, cursor: str | None, limit: int
-) -> Page[Any]:
+def paginate(session: Session, stmt: Select[Any], keys: list[SortKey], *, cursor: str | None, limit: int) -> Page[Any]:
     """Runs ``stmt`` (selecting ORM entities) one page at a time, ordered by ``keys``."""
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor:
@@ -72,9 +70,7 @@ def paginate(
             cmp = key.column < values[i] if key.descending else key.column > values[i]
             clauses.append(and_(*eq, cmp))
         stmt = stmt.where(or_(*clauses))
-    stmt = stmt.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys]).limit(
-        limit + 1
-    )
+    stmt = stmt.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys]).limit(limit + 1)
     rows = list(session.scalars(stmt))
     next_cursor = None
     if len(rows) > limit:

@@ -106,4 +106,8 @@ AUDIT_APPEND_ONLY_SQL = (
     "FOR EACH ROW EXECUTE FUNCTION zt_audit_append_only()",
 )
 for _statement in AUDIT_APPEND_ONLY_SQL:
-    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+    event.listen(
+        AuditEntry.__table__,
+        "after_create",
+        DDL(_statement).execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
+    )

@@ -45,9 +45,7 @@ def ensure_location_access(principal: Principal, location_ids: int | Iterable[in
     ids = [location_ids] if isinstance(location_ids, int) else list(location_ids)
     outside = sorted({i for i in ids if not can_access_location(principal, i)})
     if outside:
-        raise PermissionDenied(
-            "outside your store scope", extra={"code": "out_of_scope", "location_ids": outside}
-        )
+        raise PermissionDenied("outside your store scope", extra={"code": "out_of_scope", "location_ids": outside})
 
 
 def filter_location_ids(principal: Principal, location_ids: Iterable[int]) -> list[int]:

@@ -7,8 +7,8 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -61,13 +61,9 @@ def _validate_user_fields(
         if not store_ids:
             problems.append(FieldProblem(f"{prefix}.store_ids", "required", f"role {role} needs a store"))
         elif parsed in SINGLE_STORE_ROLES and len(set(store_ids)) != 1:
-            problems.append(
-                FieldProblem(f"{prefix}.store_ids", "one_store", "a guide works in exactly one store")
-            )
+            problems.append(FieldProblem(f"{prefix}.store_ids", "one_store", "a guide works in exactly one store"))
     elif store_ids:
-        problems.append(
-            FieldProblem(f"{prefix}.store_ids", "not_scoped_role", f"role {role} is not limited to stores")
-        )
+        problems.append(FieldProblem(f"{prefix}.store_ids", "not_scoped_role", f"role {role} is not limited to stores"))
     if store_ids:
         unknown = sorted(set(store_ids) - repo.store_location_ids(session, store_ids))
         if unknown:
@@ -156,7 +152,7 @@ def update_user(
     session.flush()
     after = user_snapshot(user, new_stores)
     if password is not None:
-        after["password"] = "changed"
+        after["password"] = "changed"  # noqa: S105 - a marker, not a secret
     record(session, actor, "user.update", "user", user.id, before=before, after=after)
     return user
 
@@ -321,6 +317,17 @@ def principal_from_api_key(session: Session, secret: str) -> Principal | None:
         return None
     if not hmac.compare_digest(key.key_hash, sha256_hex(secret)):
         return None
+    return _key_principal(key)
+
+
+def principal_for_key_id(session: Session, key_id: int) -> Principal | None:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        return None
+    return _key_principal(key)
+
+
+def _key_principal(key: ApiKey) -> Principal:
     return Principal(
         kind="api_key", id=key.id, name=f"key:{key.name}", role=Role(key.role), channel_code=key.channel_code
     )
@@ -348,10 +355,7 @@ def list_audit(
 
 
 def audit_since(session: Session, since: datetime) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.occurred_at >= since))
-        or 0
-    )
+    return session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.occurred_at >= since)) or 0
 
 
 @lru_cache(maxsize=1)

@@ -121,3 +121,5 @@ class SkuLink(Base):
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
     linked_sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # related | accessory
+    # Display order within (sku, kind): the first accessory is the one shown first.
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,9 +14,7 @@ router = APIRouter(tags=["channels"])
 
 
 @router.get("/channels", response_model=list[ChannelOut])
-def list_channels(
-    session: DbSession, _: Annotated[Principal, Depends(require(Perm.CATALOG_READ))]
-) -> list[ChannelOut]:
+def list_channels(session: DbSession, _: Annotated[Principal, Depends(require(Perm.CATALOG_READ))]) -> list[ChannelOut]:
     return [ChannelOut.model_validate(c) for c in service.list_channels(session)]
 
 
@@ -25,7 +23,12 @@ def create_channel(
     body: ChannelIn, session: DbSession, actor: Annotated[Principal, Depends(require(Perm.CHANNELS_WRITE))]
 ) -> ChannelOut:
     channel = service.create_channel(
-        session, actor, code=body.code, name=body.name, name_en=body.name_en, kind=body.kind.value,
+        session,
+        actor,
+        code=body.code,
+        name=body.name,
+        name_en=body.name_en,
+        kind=body.kind.value,
         platform=body.platform,
     )
     return ChannelOut.model_validate(channel)

@@ -19,8 +19,6 @@ class Channel(Base):
     name_en: Mapped[str] = mapped_column(String(128), default="")
     # web_shop | marketplace | pos | mini_program | instant_retail
     kind: Mapped[str] = mapped_column(String(32))
-    platform: Mapped[str] = mapped_column(
-        String(32), default="own"
-    )  # own | jd | tmall | wechat | meituan ...
+    platform: Mapped[str] = mapped_column(String(32), default="own")  # own | jd | tmall | wechat | meituan ...
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

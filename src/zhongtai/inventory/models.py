@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -129,24 +130,29 @@ class Reservation(Base):
     """A hold on stock for an order (or a cart) until it is consumed, released or expires."""
 
     __tablename__ = "reservations"
-    __table_args__ = (
-        Index("ix_reservations_status_expires", "status", "expires_at"),
-        UniqueConstraint("channel_code", "reference"),
-    )
+    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # The caller's id for what is being held (an order number); unique per channel, so a
     # retried reserve call finds the first reservation instead of holding stock twice.
     reference: Mapped[str] = mapped_column(String(64))
     channel_code: Mapped[str | None] = mapped_column(String(32), default=None)
-    status: Mapped[str] = mapped_column(
-        String(16), default="active"
-    )  # active | consumed | released | expired
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | consumed | released | expired
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     close_reason: Mapped[str] = mapped_column(String(255), default="")
     created_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+# One reservation per (channel, reference), also when the channel is NULL: a plain UNIQUE treats
+# NULLs as distinct on both backends, so the key is an expression index.
+Index(
+    "uq_reservations_channel_reference",
+    func.coalesce(Reservation.channel_code, ""),
+    Reservation.reference,
+    unique=True,
+)
 
 
 class ReservationLine(Base):
@@ -160,6 +166,8 @@ class ReservationLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     # Quantity already turned into a sale (partial shipments consume part of a line).
     consumed: Mapped[int] = mapped_column(Integer, default=0)
+    # The specific units held (serial-tracked SKUs reserved by serial); empty otherwise.
+    serials: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class SerialNumber(Base):
@@ -174,9 +182,7 @@ class SerialNumber(Base):
     # in_stock | reserved | in_transit | sold | returned | scrapped
     state: Mapped[str] = mapped_column(String(16), default="in_stock")
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), default=None, index=True)
-    reservation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("reservations.id"), default=None, index=True
-    )
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), default=None, index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     sold_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -217,6 +223,8 @@ class StockCount(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="applied")
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    job_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128), default="")
     lines: Mapped[int] = mapped_column(Integer, default=0)

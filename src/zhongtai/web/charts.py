@@ -168,8 +168,9 @@ def bar_chart(
             f"{escape(axis_format(t))}</text>"
         )
     baseline = top + plot_h
-    parts.append(f'<line x1="{_f(left)}" y1="{_f(baseline)}" x2="{_f(width - right)}" y2="{_f(baseline)}" '
-                 f'stroke="{AXIS}"/>')
+    parts.append(
+        f'<line x1="{_f(left)}" y1="{_f(baseline)}" x2="{_f(width - right)}" y2="{_f(baseline)}" stroke="{AXIS}"/>'
+    )
     for i, d in enumerate(data):
         value = float(d.value)
         h = (value / top_value) * plot_h if top_value else 0
@@ -225,8 +226,7 @@ def hbar_chart(
     bar_h = row_height * 0.58
     parts = [_svg_open(width, height, title, "hbar-chart")]
     parts.append(
-        f'<line x1="{_f(label_w)}" y1="{_f(top)}" x2="{_f(label_w)}" y2="{_f(height - bottom)}" '
-        f'stroke="{AXIS}"/>'
+        f'<line x1="{_f(label_w)}" y1="{_f(top)}" x2="{_f(label_w)}" y2="{_f(height - bottom)}" stroke="{AXIS}"/>'
     )
     for i, d in enumerate(data):
         value = float(d.value)
@@ -304,11 +304,19 @@ def donut_chart(
         color = d.color or PALETTE[i % len(PALETTE)]
         pct = f"{share * 100:.1f}%"
         tip = f"{d.label}: {value_format(value)} ({pct})"
-        seg = (
-            f'<g class="slice"><title>{escape(tip)}</title>'
-            f'<path d="{_arc(cx, cy, r_out, r_in, angle, angle + share * 2 * math.pi)}" fill="{color}" '
-            f'stroke="#fff" stroke-width="1.5"/></g>'
-        )
+        if len(positive) == 1:
+            # One share is the whole ring: two circles, no seam where an arc would meet itself.
+            shape = (
+                f'<circle cx="{_f(cx)}" cy="{_f(cy)}" r="{_f((r_out + r_in) / 2)}" fill="none" '
+                f'stroke="{color}" stroke-width="{_f(r_out - r_in)}"/>'
+            )
+        else:
+            shape = (
+                f'<path d="{_arc(cx, cy, r_out, r_in, angle, angle + share * 2 * math.pi)}" fill="{color}" '
+                f'stroke="#fff" stroke-width="1.5"/>'
+            )
+        seg = f'<g class="slice"><title>{escape(tip)}</title>{shape}</g>'
+
         parts.append(_link(seg, d.href))
         angle += share * 2 * math.pi
         ly = legend_top + row * i
@@ -338,12 +346,10 @@ def donut_chart(
 # China's extent in degrees: the frame never zooms out beyond it, nor in below MIN_SPAN.
 CHINA_LON = (73.0, 136.0)
 CHINA_LAT = (17.0, 54.0)
-MIN_SPAN_DEG = 4.0
+MIN_SPAN_DEG = 0.1  # about 10 km: two stores of one city stay apart
 
 
-def _bounds(
-    points: Sequence[MapPoint], focus: MapFocus | None, fit: bool
-) -> tuple[float, float, float, float]:
+def _bounds(points: Sequence[MapPoint], focus: MapFocus | None, fit: bool) -> tuple[float, float, float, float]:
     if not fit:
         return CHINA_LON[0], CHINA_LON[1], CHINA_LAT[0], CHINA_LAT[1]
     lons = [p.longitude for p in points] + ([focus.longitude] if focus else [])
@@ -354,16 +360,21 @@ def _bounds(
         dlon = dlat / max(0.2, math.cos(math.radians(focus.latitude)))
         lon0, lon1 = min(lon0, focus.longitude - dlon), max(lon1, focus.longitude + dlon)
         lat0, lat1 = min(lat0, focus.latitude - dlat), max(lat1, focus.latitude + dlat)
-    pad_lon = max((lon1 - lon0) * 0.12, (MIN_SPAN_DEG - (lon1 - lon0)) / 2, 0.3)
-    pad_lat = max((lat1 - lat0) * 0.12, (MIN_SPAN_DEG * 0.6 - (lat1 - lat0)) / 2, 0.3)
+    pad_lon = max((lon1 - lon0) * 0.12, (MIN_SPAN_DEG - (lon1 - lon0)) / 2, 0.01)
+    pad_lat = max((lat1 - lat0) * 0.12, (MIN_SPAN_DEG * 0.6 - (lat1 - lat0)) / 2, 0.01)
     return lon0 - pad_lon, lon1 + pad_lon, lat0 - pad_lat, lat1 + pad_lat
 
 
 def _grid_step(span: float) -> float:
-    for step in (0.5, 1.0, 2.0, 5.0, 10.0):
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0):
         if span / step <= 8:
             return step
     return 20.0
+
+
+def _degrees(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return f"{value:.{decimals}f}"
 
 
 def location_map(
@@ -388,6 +399,15 @@ def location_map(
     plot_w, plot_h = width - left - right, height - top - bottom
     # Equirectangular, with x shrunk by cos(latitude) so that distances look right mid-map.
     kx = math.cos(math.radians((lat0 + lat1) / 2))
+    if fit:
+        # Widen the shorter side so that the frame fills the plot instead of leaving bands.
+        span_w, span_h = (lon1 - lon0) * kx, lat1 - lat0
+        if span_w / span_h < plot_w / plot_h:
+            grow = (span_h * plot_w / plot_h / kx - (lon1 - lon0)) / 2
+            lon0, lon1 = lon0 - grow, lon1 + grow
+        else:
+            grow = (span_w * plot_h / plot_w - (lat1 - lat0)) / 2
+            lat0, lat1 = lat0 - grow, lat1 + grow
     scale = min(plot_w / ((lon1 - lon0) * kx), plot_h / (lat1 - lat0))
     used_w, used_h = (lon1 - lon0) * kx * scale, (lat1 - lat0) * scale
     ox, oy = left + (plot_w - used_w) / 2, top + (plot_h - used_h) / 2
@@ -397,28 +417,24 @@ def location_map(
 
     parts = [_svg_open(width, height, title, "map-chart")]
     parts.append(
-        f'<rect x="{_f(ox)}" y="{_f(oy)}" width="{_f(used_w)}" height="{_f(used_h)}" fill="#f8fafc" '
-        f'stroke="{GRID}"/>'
+        f'<rect x="{_f(ox)}" y="{_f(oy)}" width="{_f(used_w)}" height="{_f(used_h)}" fill="#f8fafc" stroke="{GRID}"/>'
     )
-    step = _grid_step(max(lon1 - lon0, lat1 - lat0))
-    lon = math.ceil(lon0 / step) * step
-    while lon <= lon1:
-        x, _ = xy(lat0, lon)
+    step = _grid_step(min(lon1 - lon0, lat1 - lat0) * 1.6)
+    first = math.ceil(lon0 / step)
+    for i in range(first, math.floor(lon1 / step) + 1):
+        x, _ = xy(lat0, i * step)
         parts.append(
             f'<line x1="{_f(x)}" y1="{_f(oy)}" x2="{_f(x)}" y2="{_f(oy + used_h)}" stroke="{GRID}" '
             f'stroke-dasharray="3 3"/><text x="{_f(x)}" y="{_f(oy + used_h + 16)}" text-anchor="middle" '
-            f'font-size="10" fill="{MUTED}">{_f(lon)}°E</text>'
+            f'font-size="10" fill="{MUTED}">{_degrees(i * step, step)}°E</text>'
         )
-        lon += step
-    lat = math.ceil(lat0 / step) * step
-    while lat <= lat1:
-        _, y = xy(lat, lon0)
+    for i in range(math.ceil(lat0 / step), math.floor(lat1 / step) + 1):
+        _, y = xy(i * step, lon0)
         parts.append(
             f'<line x1="{_f(ox)}" y1="{_f(y)}" x2="{_f(ox + used_w)}" y2="{_f(y)}" stroke="{GRID}" '
             f'stroke-dasharray="3 3"/><text x="{_f(ox - 6)}" y="{_f(y + 3)}" text-anchor="end" '
-            f'font-size="10" fill="{MUTED}">{_f(lat)}°N</text>'
+            f'font-size="10" fill="{MUTED}">{_degrees(i * step, step)}°N</text>'
         )
-        lat += step
     if focus is not None:
         fx, fy = xy(focus.latitude, focus.longitude)
         if focus.radius_km:
@@ -436,9 +452,12 @@ def location_map(
     groups = sorted({p.group for p in placed})
     colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
     biggest = max((float(p.size) for p in placed), default=0.0)
+    uniform = biggest > 0 and all(float(p.size) == biggest for p in placed)
     r_min, r_max = 3.5, 18.0
 
     def radius(v: float) -> float:
+        if uniform:
+            return 6.0  # every dot the same: a plain location map, no size scale
         return r_min + (r_max - r_min) * math.sqrt(max(v, 0.0) / biggest) if biggest > 0 else r_min
 
     taken: list[tuple[float, float, float, float]] = []
@@ -448,7 +467,7 @@ def location_map(
         r = radius(float(p.size))
         colour = colours[p.group]
         hollow = float(p.size) <= 0
-        tip = p.label + (f" — {p.detail}" if p.detail else "")
+        tip = " — ".join(part for part in (p.label, p.detail) if part)
         dot = (
             f'<g class="dot"><title>{escape(tip)}</title><circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" '
             + (
@@ -462,16 +481,19 @@ def location_map(
     for p in sorted(placed, key=lambda p: -float(p.size)):
         x, y = xy(p.latitude, p.longitude)
         r = radius(float(p.size))
+        if not p.label:
+            continue
         w = text_width(p.label, 11)
-        box = (x + r + 3, y - 7, x + r + 3 + w, y + 6)
-        inside = box[2] <= ox + used_w + right - 8
-        if inside and not any(
-            box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken
-        ):
-            taken.append(box)
-            parts.append(
-                f'<text x="{_f(box[0])}" y="{_f(y + 4)}" font-size="11" fill="{INK}">{escape(p.label)}</text>'
-            )
+        # Right of the dot, else left, above, below; a label that fits nowhere is left to the tooltip.
+        for bx, by in ((x + r + 3, y), (x - r - 3 - w, y), (x - w / 2, y - r - 9), (x - w / 2, y + r + 11)):
+            box = (bx, by - 7, bx + w, by + 6)
+            inside = ox - 4 <= box[0] and box[2] <= ox + used_w + right - 8 and oy <= box[1] and box[3] <= oy + used_h
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken):
+                taken.append(box)
+                parts.append(
+                    f'<text x="{_f(bx)}" y="{_f(by + 4)}" font-size="11" fill="{INK}">{escape(p.label)}</text>'
+                )
+                break
     # Legend: colours by type, then three sizes.
     lx = width - right + 16
     ly = top + 10
@@ -482,12 +504,17 @@ def location_map(
             f'<text x="{_f(lx + 16)}" y="{_f(ly + 4)}" font-size="11" fill="{INK}">{escape(name)}</text>'
         )
         ly += 18
-    if biggest > 0:
+    if biggest > 0 and not uniform and size_label:
         ly += 8
         if size_label:
             parts.append(f'<text x="{_f(lx)}" y="{_f(ly)}" font-size="11" fill="{MUTED}">{escape(size_label)}</text>')
             ly += 10
+        shown: list[float] = []
         for v in (biggest, biggest / 4, biggest / 16):
+            if size_format(v) in {size_format(x) for x in shown} or size_format(v) in ("0", "0.0"):
+                continue  # small maxima: no "2, 0, 0" legend
+            shown.append(v)
+        for v in shown:
             r = radius(v)
             ly += r + 4
             parts.append(

@@ -23,11 +23,13 @@ def test_state_changes_are_audited_with_actor_and_before_after(client: TestClien
     ).json()["items"]
     assert [e["action"] for e in entries] == ["user.update", "user.create"]
     update_entry, create_entry = entries
-    assert create_entry["actor_type"] == "api_key" and create_entry["actor_name"] == "key:ops-bot"
+    assert create_entry["actor_type"] == "api_key"
+    assert create_entry["actor_name"] == "key:ops-bot"
     assert create_entry["request_id"] == "rq-audit-1"
     assert create_entry["after"]["role"] == "analyst"
     assert "password" not in create_entry["after"]
-    assert update_entry["before"]["role"] == "analyst" and update_entry["after"]["role"] == "cs_agent"
+    assert update_entry["before"]["role"] == "analyst"
+    assert update_entry["after"]["role"] == "cs_agent"
 
 
 @pytest.mark.postgres

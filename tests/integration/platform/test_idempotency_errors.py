@@ -120,7 +120,8 @@ def test_cursor_pagination_walks_every_row_once(client: TestClient, db: Database
     assert seen == [f"u{i}" for i in range(5)]
     assert pages == 3
     bad = client.get("/api/v1/users", params={"cursor": "!!!"}, headers=admin)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.cursor"
 
 
 def test_metrics_need_permission_and_speak_prometheus(client: TestClient, db: Database) -> None:

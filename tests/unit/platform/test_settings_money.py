@@ -17,7 +17,8 @@ def test_production_refuses_demo_secret_and_sqlite() -> None:
 
 def test_production_accepts_real_settings() -> None:
     s = Settings(env="production", secret_key="x" * 40, database_url="postgresql://u@db/zt")
-    assert s.is_production and s.cookie_secure
+    assert s.is_production
+    assert s.cookie_secure
 
 
 def test_demo_defaults_work_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
