@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist); each gets its own SQLite files and PostgreSQL database.
+PYTEST_WORKERS ?= auto
 export ZHONGTAI_ENV ?= demo
 
 .PHONY: install run migrate demo serve test lint typecheck imports unit bench screenshots clean
@@ -45,7 +47,7 @@ imports: install
 	$(BIN)/lint-imports
 
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck imports unit
 

@@ -5,8 +5,8 @@
 Uses ``ZHONGTAI_DATABASE_URL`` when it points at PostgreSQL: a scratch database
 ``zt_bench_<pid>`` is created on that server and dropped at the end (pgbench runs in it too).
 Otherwise a temporary SQLite file (pgbench is skipped). The schema is fresh; SKUs, locations,
-stock and an integrator API key are seeded through the service verbs; ``uvicorn
-zhongtai.app:create_app --factory`` serves with ``--workers`` processes on a free loopback port;
+stock and an integrator API key are seeded through the service verbs; ``zhongtai serve``
+(``zhongtai.live_server``) serves with ``--workers`` uvicorn processes on a free loopback port;
 N client threads (one HTTP connection each) reserve 1-3 random lines of 1-2 units until the time
 is up. Prints the figures and writes ``bench/results/inventory_reserve.json``.
 
@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from zhongtai.channels import service as channels  # noqa: E402
 from zhongtai.db import Base, Database  # noqa: E402
 from zhongtai.inventory import service as inventory  # noqa: E402
 from zhongtai.inventory.schemas import LocationIn, StockLineIn  # noqa: E402
+from zhongtai.live_server import serve_in_subprocess  # noqa: E402
 from zhongtai.models_registry import import_all_models  # noqa: E402
 
 SYSTEM = Principal.system("bench")
@@ -55,12 +55,6 @@ LOCATIONS = [
     ("S-1", "store", "上海"),
     ("S-2", "store", "北京"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_urls(url: str, name: str) -> tuple[str, str]:
@@ -105,48 +99,6 @@ def seed(db: Database, skus: int, units: int) -> str:
             inventory.receive_stock(s, SYSTEM, location_code=code, lines=lines, reason="bench stock")
     with db.transaction() as s:
         return auth_service.create_api_key(s, SYSTEM, name="bench", role="integrator", channel_code="web").secret
-
-
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ZHONGTAI_DATABASE_URL": url,
-        "ZHONGTAI_ENV": "dev",
-        "ZHONGTAI_RUN_WORKER": "false",
-        "ZHONGTAI_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT / "src"),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "zhongtai.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
 
 
 def drive(base: str, secret: str, clients: int, seconds: float, skus: int) -> dict[str, Any]:
@@ -246,7 +198,6 @@ def main() -> None:
     else:
         tmpdir = tempfile.mkdtemp(prefix="zt_bench_")
         admin_url, url = "", f"sqlite:///{tmpdir}/bench.db"
-    proc = None
     try:
         db = Database(url)
         t0 = time.monotonic()
@@ -256,11 +207,9 @@ def main() -> None:
             f"seeded {args.skus} SKUs x {len(LOCATIONS)} locations in {time.monotonic() - t0:.1f}s"
             f" on {db.engine.dialect.name}"
         )
-        proc, base = start_server(url, args.workers)
-        figures = drive(base, secret, args.clients, args.seconds, args.skus)
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc = None
+        # The server is stopped on leaving the block, before the ledger is checked.
+        with serve_in_subprocess(url, workers=args.workers, env={"ZHONGTAI_ENV": "dev"}) as base:
+            figures = drive(base, secret, args.clients, args.seconds, args.skus)
         check_db = Database(url)
         with check_db.transaction(write=False) as s:
             mismatches = inventory.check_ledger(s)
@@ -304,8 +253,6 @@ def main() -> None:
         RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     finally:
-        if proc is not None:
-            proc.kill()
         if is_pg:
             _admin(admin_url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         elif tmpdir:

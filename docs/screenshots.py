@@ -2,8 +2,8 @@
 
     python docs/screenshots.py [var/zhongtai.db] [--out docs/screenshots]
 
-Serves the app (uvicorn, a free 127.0.0.1 port) against a *copy* of the given SQLite database (or
-against a database URL as it is), logs in as the admin and as a store manager, and drives
+Serves the app (``zhongtai.live_server``, a free 127.0.0.1 port) against a *copy* of the given
+SQLite database (or against a database URL as it is), logs in as the admin and as a store manager, and drives
 Debian's Chromium through Playwright (``apt-get install chromium fonts-noto-cjk``; never
 ``playwright install``). One PNG per page lands in the output folder. The run uploads a small
 catalog file to show a job page, so it never touches the original SQLite file.
@@ -14,15 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+# This checkout's package, whichever one the interpreter has installed.
+sys.path.insert(0, str(ROOT / "src"))
+
+from zhongtai.live_server import serve_in_subprocess  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,57 +36,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parents[1]
 # One good row and two bad ones: the job page then shows its per-row error report.
 SAMPLE_IMPORT = (
     "spu_code,spu_name,category_code,sku_code,sku_name,list_price,sale_price\n"
     "SHOT-SPU,截图示例商品,__no_such_category__,SHOT-1,截图示例 SKU,99.00,89.00\n"
     "SHOT-SPU,截图示例商品,__no_such_category__,SHOT-2,截图示例 SKU 2,abc,89.00\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        ZHONGTAI_DATABASE_URL=database_url,
-        ZHONGTAI_ENV=env.get("ZHONGTAI_ENV", "demo"),
-        ZHONGTAI_LOG_LEVEL="WARNING",
-        ZHONGTAI_WORKER_POLL_S="0.2",
-    )
-    proc = subprocess.Popen(  # noqa: S603 - this interpreter running uvicorn, no shell
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "zhongtai.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("the server did not start")
 
 
 def shoot(page: Page, out: Path, name: str) -> None:
@@ -207,10 +165,13 @@ def main() -> None:
             copy = tmp / "screenshots.db"
             shutil.copy(args.database, copy)
             url = f"sqlite:///{copy}"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = serve(url, port)
-        try:
+        with ExitStack() as stack:
+            # Background jobs run in the web process: the tour uploads a catalog file and waits for its job.
+            env = {"ZHONGTAI_RUN_WORKER": "true", "ZHONGTAI_WORKER_POLL_S": "0.2"}
+            try:
+                base = stack.enter_context(serve_in_subprocess(url, env=env))
+            except RuntimeError as exc:
+                raise SystemExit(f"the server did not start: {exc}") from exc
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
@@ -225,9 +186,6 @@ def main() -> None:
                 else:
                     print(f"  (no store manager {args.manager!r}: skipped their pages)")
                 browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 if __name__ == "__main__":

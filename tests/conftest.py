@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from zhongtai.app import create_app
 from zhongtai.db import Base, Database
@@ -27,9 +28,21 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def pg_url() -> str:
+    """The PostgreSQL database of this test process. Under pytest-xdist each worker gets its own
+    database beside the given one (``<name>_gw0`` ...), created here; CI drops them afterwards."""
     if not PG_URL:
         pytest.skip("ZHONGTAI_TEST_DATABASE_URL not set")
-    return PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return PG_URL
+    url = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{url.database}_{worker}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

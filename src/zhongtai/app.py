@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -72,6 +73,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints and dependencies run in this pool, one hop at a time; a request between
+        # hops may hold database locks. With fewer requests in flight than threads (serve's
+        # limit_concurrency), the holder always finds a free thread, so it can never starve.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         worker = Worker(database, settings.worker_poll_s) if settings.run_worker else None
         if worker:
             worker.start()
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = database
     app.state.metrics = metrics
+    app.state.key_touches = {}
 
     from zhongtai.web import console
 

@@ -71,6 +71,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: b
         reload=reload,
         access_log=False,
         log_level="warning",
+        limit_concurrency=get_settings().max_concurrent_requests,
     )
 
 

@@ -7,10 +7,11 @@ a success that was not committed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import BackgroundTasks, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from zhongtai.auth import service as auth_service
@@ -65,7 +66,7 @@ def credential_of(request: Request) -> tuple[str, str] | None:
     return None
 
 
-def _principal(request: Request, session: DbSession) -> Principal:
+def _principal(request: Request, session: DbSession, background: BackgroundTasks) -> Principal:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
@@ -77,8 +78,8 @@ def _principal(request: Request, session: DbSession) -> Principal:
         principal = auth_service.principal_from_api_key(session, secret)
         if principal is None:
             raise Unauthenticated("unknown or revoked API key")
-        if request.method not in SAFE_METHODS and principal.id is not None:
-            auth_service.touch_api_key(session, principal.id)
+        if principal.id is not None:
+            _note_key_use(request, background, principal.id)
     else:
         principal = auth_service.principal_from_session_token(session, secret)
         if principal is None:
@@ -90,6 +91,27 @@ def _principal(request: Request, session: DbSession) -> Principal:
                 raise PermissionDenied("missing or wrong X-CSRF-Token", extra={"reason": "csrf"})
     request.state.principal = principal
     return principal
+
+
+KEY_TOUCH_EVERY_S = 60.0
+
+
+def _note_key_use(request: Request, background: BackgroundTasks, key_id: int) -> None:
+    """Records when a key was last used: at most once a minute per key and process, after the
+    response, in its own short transaction. Never inside the request's transaction: a row lock
+    on a shared key held for a whole request would serialise every caller of that key (and on
+    SQLite a second writer inside the request would wait for the request itself)."""
+    touched: dict[int, float] = request.app.state.key_touches
+    now = time.monotonic()
+    if now - touched.get(key_id, -KEY_TOUCH_EVERY_S) < KEY_TOUCH_EVERY_S:
+        return
+    touched[key_id] = now
+    background.add_task(_touch_key, get_db(request), key_id)
+
+
+def _touch_key(db: Database, key_id: int) -> None:
+    with db.transaction() as session:
+        auth_service.touch_api_key(session, key_id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]

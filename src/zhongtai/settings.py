@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Connection pool for PostgreSQL; SQLite uses one connection per thread.
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # Threads for sync endpoints, and the most requests one process serves at once (more get 503).
+    # Keep max_concurrent_requests below threadpool_size: see app.lifespan.
+    threadpool_size: int = 100
+    max_concurrent_requests: int = 80
     session_cookie: str = "zt_session"
     session_max_age_s: int = 12 * 3600
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
@@ -51,6 +55,12 @@ class Settings(BaseSettings):
     @property
     def cookie_secure(self) -> bool:
         return self.is_production
+
+    @model_validator(mode="after")
+    def _concurrency_below_threads(self) -> Settings:
+        if self.max_concurrent_requests >= self.threadpool_size:
+            raise ValueError("ZHONGTAI_MAX_CONCURRENT_REQUESTS must be below ZHONGTAI_THREADPOOL_SIZE")
+        return self
 
     @model_validator(mode="after")
     def _refuse_demo_secrets_in_production(self) -> Settings:

@@ -1,19 +1,15 @@
 """A person in a real browser: log in, find a product, see where it is in stock.
 
-Serves the app with uvicorn on a free 127.0.0.1 port over a temporary SQLite database and drives
-Debian's Chromium through Playwright. Skipped when Chromium is missing, unless
+Serves the app (``zhongtai.live_server``) on a free 127.0.0.1 port over a temporary SQLite database
+and drives Debian's Chromium through Playwright. Skipped when Chromium is missing, unless
 ZHONGTAI_REQUIRE_E2E=1 (CI), where a missing browser is a failure.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ import pytest
 from tests.factories import PASSWORD, make_user
 from tests.integration.web.seed import seed_shop
 from zhongtai.db import Base, Database
+from zhongtai.live_server import serve_in_subprocess
 from zhongtai.models_registry import import_all_models
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,7 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -45,13 +41,6 @@ def _require_browser() -> None:
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
@@ -62,47 +51,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seed_shop(db)
     make_user(db, "ops.chen", "ops")
     db.dispose()
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(
-        ZHONGTAI_DATABASE_URL=f"sqlite:///{path}",
-        ZHONGTAI_ENV="test",
-        ZHONGTAI_RUN_WORKER="false",
-        ZHONGTAI_LOG_LEVEL="WARNING",
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "zhongtai.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:  # noqa: S310 - our own server
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("uvicorn did not start")
-                time.sleep(0.2)
+    with ExitStack() as stack:
+        try:
+            base = stack.enter_context(serve_in_subprocess(f"sqlite:///{path}", env={"ZHONGTAI_ENV": "test"}))
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_log_in_find_a_sku_and_see_its_stock(served: str) -> None:

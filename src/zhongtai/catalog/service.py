@@ -25,7 +25,7 @@ them and reported in their ``ValidationFailed`` (422).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
@@ -195,6 +195,56 @@ def _insert(session: Session, obj: object, field: str, what: str) -> None:
             session.flush()
     except IntegrityError as exc:
         raise ValidationFailed(f"{what} exists", errors=[FieldProblem(field, "taken", f"{what} exists")]) from exc
+
+
+def _check_new_code(p: _Problems, code: object, what: str, find: Callable[[str], object | None]) -> None:
+    """The code of a new SPU or SKU: well formed and not taken (``find`` looks it up)."""
+    _check_code(p, "body.code", code)
+    if isinstance(code, str) and find(code) is not None:
+        p.add("body.code", "taken", f"{what} {code!r} exists")
+
+
+def _reject_unknown_fields(changes: Mapping[str, Any], fields: Sequence[str], what: str) -> None:
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise invalid(*[(f"body.{k}", "unknown_field", f"not a field of {what}") for k in sorted(unknown)])
+
+
+def _changed_fields(
+    fields: Sequence[str], current: Mapping[str, Any], clean: Mapping[str, Any], changed_out: list[str] | None
+) -> list[str]:
+    """The fields whose validated value differs from the current one (also into ``changed_out``)."""
+    changed = [k for k in fields if clean[k] != current[k]]
+    if changed_out is not None:
+        changed_out.extend(changed)
+    return changed
+
+
+def _record_update(
+    session: Session,
+    actor: Principal,
+    action: str,
+    entity: str,
+    code: str,
+    current: Mapping[str, Any],
+    clean: Mapping[str, Any],
+    changed: Sequence[str],
+) -> None:
+    """The audit entry of an update: the changed fields, before and after."""
+    record(
+        session,
+        actor,
+        action,
+        entity,
+        code,
+        before={k: current[k] for k in changed},
+        after={k: clean[k] for k in changed},
+    )
+
+
+def _specs_or_load(session: Session, specs: Mapping[str, AttrSpec] | None) -> Mapping[str, AttrSpec]:
+    """Attribute definitions the caller already loaded (bulk imports), or loaded now."""
+    return specs if specs is not None else attribute_specs(session)
 
 
 # ---------------------------------------------------------------- attribute definitions
@@ -389,8 +439,7 @@ SPU_FIELDS = ("name", "name_en", "category_code", "brand_code", "description", "
 
 
 def _spu_state(session: Session, spu: Spu) -> dict[str, Any]:
-    category = session.get(Category, spu.category_id)
-    brand = session.get(Brand, spu.brand_id) if spu.brand_id is not None else None
+    category, brand = _category_and_brand(session, spu)
     return {
         "name": spu.name,
         "name_en": spu.name_en,
@@ -401,6 +450,12 @@ def _spu_state(session: Session, spu: Spu) -> dict[str, Any]:
         "parameters": dict(spu.parameters or {}),
         "tags": list(spu.tags or []),
     }
+
+
+def _category_and_brand(session: Session, spu: Spu) -> tuple[Category | None, Brand | None]:
+    category = session.get(Category, spu.category_id)
+    brand = session.get(Brand, spu.brand_id) if spu.brand_id is not None else None
+    return category, brand
 
 
 def _validate_spu(
@@ -457,9 +512,7 @@ def create_spu(
 ) -> Spu:
     """A new SPU, in draft. ``specs``: attribute definitions already loaded (bulk imports)."""
     p = _Problems()
-    _check_code(p, "body.code", code)
-    if isinstance(code, str) and repo.spu_by_code(session, code) is not None:
-        p.add("body.code", "taken", f"SPU {code!r} exists")
+    _check_new_code(p, code, "SPU", lambda c: repo.spu_by_code(session, c))
     state: dict[str, Any] = {
         "name": name,
         "name_en": name_en,
@@ -470,7 +523,7 @@ def create_spu(
         "parameters": dict(parameters or {}),
         "tags": list(tags),
     }
-    clean = _validate_spu(session, state, specs if specs is not None else attribute_specs(session), p)
+    clean = _validate_spu(session, state, _specs_or_load(session, specs), p)
     p.raise_if_any("SPU")
     spu = Spu(
         code=code,
@@ -503,16 +556,12 @@ def update_spu(
     ``changed_out``, when given, receives the names of the fields that changed.
     """
     spu = _get_spu(session, code)
-    unknown = set(changes) - set(SPU_FIELDS)
-    if unknown:
-        raise invalid(*[(f"body.{k}", "unknown_field", "not a field of an SPU") for k in sorted(unknown)])
+    _reject_unknown_fields(changes, SPU_FIELDS, "an SPU")
     current = _spu_state(session, spu)
     p = _Problems()
-    clean = _validate_spu(session, current | dict(changes), specs if specs is not None else attribute_specs(session), p)
+    clean = _validate_spu(session, current | dict(changes), _specs_or_load(session, specs), p)
     p.raise_if_any("SPU")
-    changed = [k for k in SPU_FIELDS if clean[k] != current[k]]
-    if changed_out is not None:
-        changed_out.extend(changed)
+    changed = _changed_fields(SPU_FIELDS, current, clean, changed_out)
     if not changed:
         return spu
     for key in changed:
@@ -523,15 +572,7 @@ def update_spu(
         else:
             setattr(spu, key, clean[key])
     session.flush()
-    record(
-        session,
-        actor,
-        "spu.update",
-        "spu",
-        code,
-        before={k: current[k] for k in changed},
-        after={k: clean[k] for k in changed},
-    )
+    _record_update(session, actor, "spu.update", "spu", code, current, clean, changed)
     return spu
 
 
@@ -576,8 +617,7 @@ def _get_spu(session: Session, code: str) -> Spu:
 
 def get_spu_detail(session: Session, code: str) -> SpuDetailOut:
     spu = _get_spu(session, code)
-    category = session.get(Category, spu.category_id)
-    brand = session.get(Brand, spu.brand_id) if spu.brand_id is not None else None
+    category, brand = _category_and_brand(session, spu)
     specs = attribute_specs(session)
     return SpuDetailOut(
         code=spu.code,
@@ -676,18 +716,9 @@ SKU_FIELDS = (
     "related",
     "lifecycle",
 )
-_SKU_COLUMNS = (
-    "name",
-    "name_en",
-    "sale_attributes",
-    "currency",
-    "list_price_fen",
-    "sale_price_fen",
-    "unit_cost_fen",
-    "serial_tracked",
-    "tags",
-    "weight_g",
-    "lifecycle",
+# The fields stored on the SKU row itself; the others are its SPU id and rows of their own.
+_SKU_COLUMNS = tuple(
+    k for k in SKU_FIELDS if k not in ("spu_code", "barcodes", "channel_prices", "accessories", "related")
 )
 
 
@@ -849,6 +880,27 @@ def _validate_sku(
     return clean, spu, link_ids
 
 
+def _validate_new_sku(
+    session: Session,
+    code: str,
+    state: dict[str, Any],
+    specs: Mapping[str, AttrSpec] | None,
+    p: _Problems,
+    *,
+    spu_pending: bool = False,
+) -> tuple[dict[str, Any], Spu | None, dict[str, list[int]]]:
+    return _validate_sku(
+        session,
+        code,
+        state,
+        current=None,
+        sku_id=None,
+        specs=_specs_or_load(session, specs),
+        p=p,
+        spu_pending=spu_pending,
+    )
+
+
 def _write_sku(
     session: Session,
     actor: Principal,
@@ -925,9 +977,7 @@ def create_sku(
 ) -> Sku:
     """A new SKU under an existing SPU. It may start on sale (see the module docstring)."""
     p = _Problems()
-    _check_code(p, "body.code", code)
-    if isinstance(code, str) and repo.sku_by_code(session, code) is not None:
-        p.add("body.code", "taken", f"SKU {code!r} exists")
+    _check_new_code(p, code, "SKU", lambda c: repo.sku_by_code(session, c))
     state: dict[str, Any] = {
         "spu_code": spu_code,
         "name": name,
@@ -946,15 +996,7 @@ def create_sku(
         "related": list(related),
         "lifecycle": lifecycle,
     }
-    clean, spu, link_ids = _validate_sku(
-        session,
-        code,
-        state,
-        current=None,
-        sku_id=None,
-        specs=specs if specs is not None else attribute_specs(session),
-        p=p,
-    )
+    clean, spu, link_ids = _validate_new_sku(session, code, state, specs, p)
     p.raise_if_any("SKU")
     assert spu is not None  # validated above
     sku = _write_sku(session, actor, code, None, clean, list(SKU_FIELDS), spu, link_ids)
@@ -970,9 +1012,7 @@ def new_sku_problems(
     Importers use it to report a row's SKU problems together with its SPU's.
     """
     p = _Problems()
-    _check_code(p, "body.code", code)
-    if isinstance(code, str) and repo.sku_by_code(session, code) is not None:
-        p.add("body.code", "taken", f"SKU {code!r} exists")
+    _check_new_code(p, code, "SKU", lambda c: repo.sku_by_code(session, c))
     state: dict[str, Any] = {
         "spu_code": spu_code,
         "name": "",
@@ -995,16 +1035,7 @@ def new_sku_problems(
     if unknown:
         raise TypeError(f"unknown SKU fields {sorted(unknown)}")
     state.update(fields)
-    _validate_sku(
-        session,
-        code,
-        state,
-        current=None,
-        sku_id=None,
-        specs=specs if specs is not None else attribute_specs(session),
-        p=p,
-        spu_pending=True,
-    )
+    _validate_new_sku(session, code, state, specs, p, spu_pending=True)
     return p.items
 
 
@@ -1025,9 +1056,7 @@ def update_sku(
     no write and no audit entry. ``changed_out``, when given, receives the changed field names.
     """
     sku = _get_sku(session, code)
-    unknown = set(changes) - set(SKU_FIELDS)
-    if unknown:
-        raise invalid(*[(f"body.{k}", "unknown_field", "not a field of a SKU") for k in sorted(unknown)])
+    _reject_unknown_fields(changes, SKU_FIELDS, "a SKU")
     current = _sku_state(session, sku)
     p = _Problems()
     clean, spu, link_ids = _validate_sku(
@@ -1036,27 +1065,17 @@ def update_sku(
         current | dict(changes),
         current=current,
         sku_id=sku.id,
-        specs=specs if specs is not None else attribute_specs(session),
+        specs=_specs_or_load(session, specs),
         p=p,
     )
     if p:
         raise error(f"invalid SKU {code}: {len(p.items)} problem(s)", errors=p.items)
     assert spu is not None
-    changed = [k for k in SKU_FIELDS if clean[k] != current[k]]
-    if changed_out is not None:
-        changed_out.extend(changed)
+    changed = _changed_fields(SKU_FIELDS, current, clean, changed_out)
     if not changed:
         return sku
     _write_sku(session, actor, code, sku, clean, changed, spu, link_ids)
-    record(
-        session,
-        actor,
-        action,
-        "sku",
-        code,
-        before={k: current[k] for k in changed},
-        after={k: clean[k] for k in changed},
-    )
+    _record_update(session, actor, action, "sku", code, current, clean, changed)
     return sku
 
 
@@ -1176,8 +1195,7 @@ def _detail(session: Session, sku: Sku) -> SkuDetailOut:
     summary = _summaries(session, [sku])[0]
     spu = session.get(Spu, sku.spu_id)
     assert spu is not None
-    category = session.get(Category, spu.category_id)
-    brand = session.get(Brand, spu.brand_id) if spu.brand_id is not None else None
+    category, brand = _category_and_brand(session, spu)
     specs = attribute_specs(session)
     links = repo.links_of(session, [sku.id])[sku.id]
     names = repo.sku_names_by_ids(session, links["accessory"] + links["related"])

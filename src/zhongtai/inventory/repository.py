@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from zhongtai.inventory.models import (
     ChannelSafetyStock,
@@ -31,6 +31,8 @@ from zhongtai.inventory.models import (
 )
 
 NO_SYNC = {"synchronize_session": False}
+
+_Line = TypeVar("_Line", ReservationLine, TransferLine)
 
 
 def _rowcount(result: Any) -> int:
@@ -431,18 +433,14 @@ def reservation(
 
 
 def reservation_lines(session: Session, reservation_ids: Sequence[int]) -> dict[int, list[ReservationLine]]:
-    out: dict[int, list[ReservationLine]] = {rid: [] for rid in reservation_ids}
-    if not reservation_ids:
-        return out
-    rows = session.scalars(
-        select(ReservationLine)
-        .where(ReservationLine.reservation_id.in_(list(reservation_ids)))
-        .order_by(ReservationLine.location_id, ReservationLine.sku_id)
-        .execution_options(populate_existing=True)
+    return _lines_by_parent(
+        session,
+        ReservationLine,
+        ReservationLine.reservation_id,
+        reservation_ids,
+        ReservationLine.location_id,
+        ReservationLine.sku_id,
     )
-    for line in rows:
-        out[line.reservation_id].append(line)
-    return out
 
 
 def due_reservation_ids(session: Session, now: datetime, limit: int) -> list[int]:
@@ -467,17 +465,30 @@ def transfer_by_code(session: Session, code: str, *, for_update: bool = False) -
 
 
 def transfer_lines(session: Session, transfer_ids: Sequence[int]) -> dict[int, list[TransferLine]]:
-    out: dict[int, list[TransferLine]] = {tid: [] for tid in transfer_ids}
-    if not transfer_ids:
+    return _lines_by_parent(
+        session, TransferLine, TransferLine.transfer_id, transfer_ids, TransferLine.sku_id, TransferLine.id
+    )
+
+
+def _lines_by_parent(
+    session: Session,
+    model: type[_Line],
+    parent_id: InstrumentedAttribute[int],
+    parent_ids: Sequence[int],
+    *order_by: InstrumentedAttribute[int],
+) -> dict[int, list[_Line]]:
+    """{parent id: its lines, in ``order_by``} for every id asked for (an empty list when none)."""
+    out: dict[int, list[_Line]] = {pid: [] for pid in parent_ids}
+    if not parent_ids:
         return out
     rows = session.scalars(
-        select(TransferLine)
-        .where(TransferLine.transfer_id.in_(list(transfer_ids)))
-        .order_by(TransferLine.sku_id, TransferLine.id)
+        select(model)
+        .where(parent_id.in_(list(parent_ids)))
+        .order_by(*order_by)
         .execution_options(populate_existing=True)
     )
     for line in rows:
-        out[line.transfer_id].append(line)
+        out[getattr(line, parent_id.key)].append(line)
     return out
 
 

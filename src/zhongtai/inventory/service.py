@@ -46,7 +46,7 @@ active reservation lines sums to ``reserved``; a serial is in one place and sold
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -600,6 +600,16 @@ def _resolve_stock_lines(
     return _Resolved(loc, skus), problems
 
 
+def _lines_serial_problems(resolved: _Resolved, lines: Sequence[StockLineIn]) -> list[FieldProblem]:
+    """The serial checks of every line whose SKU is known (unknown ones are already reported)."""
+    problems: list[FieldProblem] = []
+    for i, ln in enumerate(lines):
+        ref = resolved.skus.get(ln.sku_code)
+        if ref is not None:
+            problems += _serial_problems(ln.serials, ln.quantity, ref.serial_tracked, f"body.lines.{i}", ref.code)
+    return problems
+
+
 def receive_stock(
     session: Session,
     actor: Principal,
@@ -614,10 +624,7 @@ def receive_stock(
     Serial-tracked SKUs must list exactly ``quantity`` serials, none known yet for that SKU.
     """
     resolved, problems = _resolve_stock_lines(session, actor, location_code, [ln.sku_code for ln in lines])
-    for i, ln in enumerate(lines):
-        ref = resolved.skus.get(ln.sku_code)
-        if ref is not None:
-            problems += _serial_problems(ln.serials, ln.quantity, ref.serial_tracked, f"body.lines.{i}", ref.code)
+    problems += _lines_serial_problems(resolved, lines)
     _fail(problems, "invalid receipt")
     ensure_location_access(actor, resolved.location.id)
     specs = [
@@ -734,10 +741,7 @@ def scrap_stock(
     resolved, problems = _resolve_stock_lines(session, actor, location_code, [ln.sku_code for ln in lines])
     if not reason.strip():
         problems.append(FieldProblem("body.reason", "required", "say why stock is scrapped"))
-    for i, ln in enumerate(lines):
-        ref = resolved.skus.get(ln.sku_code)
-        if ref is not None:
-            problems += _serial_problems(ln.serials, ln.quantity, ref.serial_tracked, f"body.lines.{i}", ref.code)
+    problems += _lines_serial_problems(resolved, lines)
     _fail(problems, "invalid scrap")
     ensure_location_access(actor, resolved.location.id)
     specs = [
@@ -772,10 +776,7 @@ def return_stock(
     """Customer returns: ``return`` movements. Restocked units go back on hand (serials: sold →
     in_stock here); units not restocked are recorded with a zero delta (serials → ``returned``)."""
     resolved, problems = _resolve_stock_lines(session, actor, location_code, [ln.sku_code for ln in lines])
-    for i, ln in enumerate(lines):
-        ref = resolved.skus.get(ln.sku_code)
-        if ref is not None:
-            problems += _serial_problems(ln.serials, ln.quantity, ref.serial_tracked, f"body.lines.{i}", ref.code)
+    problems += _lines_serial_problems(resolved, lines)
     _fail(problems, "invalid return")
     loc = resolved.location
     ensure_location_access(actor, loc.id)
@@ -1110,13 +1111,7 @@ def _precheck(session: Session, wants: list[_Want], safety: dict[tuple[int, int]
     """A read before any write: most refused reservations (a sold-out SKU under load) are refused
     here without inserting and rolling back anything. It only ever refuses early; what is granted
     is decided by the conditional UPDATEs in ``_hold``."""
-    current = repo.balances(session, [(w.sku.id, w.location.id) for w in wants])
-    shortages = []
-    for w in wants:
-        row = current.get((w.sku.id, w.location.id))
-        sellable = max(0, row.available - safety.get((w.sku.id, w.location.id), 0)) if row else 0
-        if sellable < w.quantity:
-            shortages.append(Shortage(w.sku.code, w.location.code, w.quantity, sellable, w.sku.id, w.location.id))
+    shortages = [sh for sh in _shortages(session, wants, safety) if sh.available < sh.requested]
     bad_serials = []
     for w in wants:
         if w.serials:
@@ -1124,8 +1119,7 @@ def _precheck(session: Session, wants: list[_Want], safety: dict[tuple[int, int]
             for s in w.serials:
                 st = states.get(s)
                 if st is None or st[0] != "in_stock" or st[1] != w.location.id:
-                    state = None if st is None else (st[0] if st[1] == w.location.id else f"{st[0]}@elsewhere")
-                    bad_serials.append(UnavailableSerial(w.sku.code, w.location.code, s, state))
+                    bad_serials.append(_unavailable_serial(w, s, st))
     if shortages or bad_serials:
         raise InsufficientStock.of(shortages, bad_serials)
 
@@ -1159,16 +1153,26 @@ def _hold(
                 for s in w.serials:
                     st = states.get(s)
                     if st is None or st[2] != res.id:
-                        state = None if st is None else (st[0] if st[1] == w.location.id else f"{st[0]}@elsewhere")
-                        bad_serials.append(UnavailableSerial(w.sku.code, w.location.code, s, state))
-    shortages = []
-    if short:
-        current = repo.balances(session, [(w.sku.id, w.location.id) for w in short])
-        for w in short:
-            row = current.get((w.sku.id, w.location.id))
-            avail = row.available - safety.get((w.sku.id, w.location.id), 0) if row else 0
-            shortages.append(Shortage(w.sku.code, w.location.code, w.quantity, max(0, avail), w.sku.id, w.location.id))
-    return shortages, bad_serials
+                        bad_serials.append(_unavailable_serial(w, s, st))
+    return (_shortages(session, short, safety) if short else []), bad_serials
+
+
+def _shortages(session: Session, wants: Sequence[_Want], safety: dict[tuple[int, int], int]) -> list[Shortage]:
+    """What each line asks for against what the channel may sell there now (available less its
+    safety stock, never below 0)."""
+    current = repo.balances(session, [(w.sku.id, w.location.id) for w in wants])
+    out = []
+    for w in wants:
+        row = current.get((w.sku.id, w.location.id))
+        sellable = max(0, row.available - safety.get((w.sku.id, w.location.id), 0)) if row else 0
+        out.append(Shortage(w.sku.code, w.location.code, w.quantity, sellable, w.sku.id, w.location.id))
+    return out
+
+
+def _unavailable_serial(w: _Want, serial: str, st: tuple[str, int | None, int | None] | None) -> UnavailableSerial:
+    """A serial a line cannot hold, with its state (``…@elsewhere`` when at another location)."""
+    state = None if st is None else (st[0] if st[1] == w.location.id else f"{st[0]}@elsewhere")
+    return UnavailableSerial(w.sku.code, w.location.code, serial, state)
 
 
 def _reservation_out(
@@ -1448,6 +1452,14 @@ def _expire_batch_counted(session: Session, now: datetime, limit: int) -> tuple[
 def _transfer_out(session: Session, t: Transfer, lines: list[TransferLine]) -> TransferOut:
     skus = sku_refs_by_ids(session, [ln.sku_id for ln in lines])
     locs = repo.locations_by_ids(session, [t.source_location_id, t.dest_location_id])
+    return _build_transfer_out(t, lines, skus, locs)
+
+
+def _build_transfer_out(
+    t: Transfer, lines: Sequence[TransferLine], skus: Mapping[int, SkuRef], locs: Mapping[int, Location]
+) -> TransferOut:
+    """The response for one transfer from its lines and SKUs/locations already fetched (a page
+    of transfers fetches them once for all)."""
     return TransferOut(
         id=t.id,
         code=t.code,
@@ -1484,6 +1496,18 @@ def _visible_transfer(session: Session, principal: Principal, code: str, *, for_
     return t
 
 
+def _transfer_for_step(
+    session: Session, actor: Principal, code: str, *, status: str, at_dest: bool = False
+) -> Transfer:
+    """The transfer, locked, for a step the actor takes at its source (or destination); 409 unless
+    it is in ``status``."""
+    t = _visible_transfer(session, actor, code, for_update=True)
+    ensure_location_access(actor, t.dest_location_id if at_dest else t.source_location_id)
+    if t.status != status:
+        raise InvalidTransition(f"transfer {code} is {t.status}", extra={"status": t.status})
+    return t
+
+
 def create_transfer(
     session: Session,
     actor: Principal,
@@ -1504,10 +1528,7 @@ def create_transfer(
         )
     elif resolved.maybe_location is not None and dest.id == resolved.maybe_location.id:
         problems.append(FieldProblem("body.dest_location_code", "same_location", "source and destination are the same"))
-    for i, ln in enumerate(lines):
-        ref = resolved.skus.get(ln.sku_code)
-        if ref is not None:
-            problems += _serial_problems(ln.serials, ln.quantity, ref.serial_tracked, f"body.lines.{i}", ref.code)
+    problems += _lines_serial_problems(resolved, lines)
     _fail(problems, "invalid transfer")
     assert dest is not None
     ensure_location_access(actor, resolved.location.id)
@@ -1545,10 +1566,7 @@ def ship_transfer(session: Session, actor: Principal, code: str) -> TransferOut:
     """draft → shipped: source on hand goes down (``transfer_out``), destination in transit goes
     up (``transfer_in`` with an in-transit delta), serials become ``in_transit`` towards the
     destination. Short stock at the source fails the whole shipment with every short line."""
-    t = _visible_transfer(session, actor, code, for_update=True)
-    ensure_location_access(actor, t.source_location_id)
-    if t.status != "draft":
-        raise InvalidTransition(f"transfer {code} is {t.status}", extra={"status": t.status})
+    t = _transfer_for_step(session, actor, code, status="draft")
     lines = repo.transfer_lines(session, [t.id])[t.id]
     skus = sku_refs_by_ids(session, [ln.sku_id for ln in lines])
     locs = repo.locations_by_ids(session, [t.source_location_id, t.dest_location_id])
@@ -1588,7 +1606,7 @@ def ship_transfer(session: Session, actor: Principal, code: str) -> TransferOut:
         t.shipped_at = utcnow()
         session.flush()
     record(session, actor, "transfer.ship", "transfer", t.code, before={"status": "draft"}, after={"status": "shipped"})
-    return _transfer_out(session, t, lines)
+    return _build_transfer_out(t, lines, skus, locs)
 
 
 def receive_transfer(
@@ -1605,10 +1623,7 @@ def receive_transfer(
     transfer and the shortfall; missing serials become ``scrapped``. Receiving more than was
     shipped is refused: book the surplus as a receipt.
     """
-    t = _visible_transfer(session, actor, code, for_update=True)
-    ensure_location_access(actor, t.dest_location_id)
-    if t.status != "shipped":
-        raise InvalidTransition(f"transfer {code} is {t.status}", extra={"status": t.status})
+    t = _transfer_for_step(session, actor, code, status="shipped", at_dest=True)
     tlines = repo.transfer_lines(session, [t.id])[t.id]
     skus = sku_refs_by_ids(session, [ln.sku_id for ln in tlines])
     locs = repo.locations_by_ids(session, [t.source_location_id, t.dest_location_id])
@@ -1713,15 +1728,12 @@ def receive_transfer(
         before={"status": "shipped"},
         after={"status": "received", "short": short, "note": note},
     )
-    return _transfer_out(session, t, tlines)
+    return _build_transfer_out(t, tlines, skus, locs)
 
 
 def cancel_transfer(session: Session, actor: Principal, code: str, reason: str = "") -> TransferOut:
     """Only a draft can be cancelled (nothing has moved yet)."""
-    t = _visible_transfer(session, actor, code, for_update=True)
-    ensure_location_access(actor, t.source_location_id)
-    if t.status != "draft":
-        raise InvalidTransition(f"transfer {code} is {t.status}", extra={"status": t.status})
+    t = _transfer_for_step(session, actor, code, status="draft")
     t.status = "cancelled"
     if reason:
         t.note = (t.note + f" | cancelled: {reason}" if t.note else f"cancelled: {reason}")[:255]
@@ -1770,35 +1782,7 @@ def list_transfers(
     locs = repo.locations_by_ids(
         session, [t.source_location_id for t in page.items] + [t.dest_location_id for t in page.items]
     )
-    items = []
-    for t in page.items:
-        items.append(
-            TransferOut(
-                id=t.id,
-                code=t.code,
-                source_location_id=t.source_location_id,
-                source_location_code=locs[t.source_location_id].code,
-                dest_location_id=t.dest_location_id,
-                dest_location_code=locs[t.dest_location_id].code,
-                status=t.status,
-                note=t.note,
-                created_at=t.created_at,
-                shipped_at=t.shipped_at,
-                received_at=t.received_at,
-                created_by=t.created_by,
-                lines=[
-                    TransferLineOut(
-                        id=ln.id,
-                        sku_id=ln.sku_id,
-                        sku_code=skus[ln.sku_id].code if ln.sku_id in skus else str(ln.sku_id),
-                        quantity=ln.quantity,
-                        received_quantity=ln.received_quantity,
-                        serials=[str(s) for s in ln.serials or []],
-                    )
-                    for ln in all_lines[t.id]
-                ],
-            )
-        )
+    items = [_build_transfer_out(t, all_lines[t.id], skus, locs) for t in page.items]
     return Page(items=items, next_cursor=page.next_cursor)
 
 
@@ -2023,14 +2007,7 @@ def _totals(rows: Sequence[LocationStockOut]) -> StockTotals:
     )
 
 
-def sku_availability(
-    session: Session, principal: Principal, sku_code: str, *, channel_code: str | None = None
-) -> AvailabilityOut:
-    """A SKU across the network (the locations the principal may see): one row per location with
-    a balance, and totals. With a channel, ``sellable`` = max(0, available − its safety stock)."""
-    sku = _sku_or_404(session, sku_code)
-    _check_channel(session, channel_code)
-    rows = [_stock_row(b, loc, s) for b, loc, s in _availability_rows(session, principal, sku, channel_code)]
+def _availability_out(sku: SkuRef, channel_code: str | None, rows: list[LocationStockOut]) -> AvailabilityOut:
     return AvailabilityOut(
         sku_id=sku.id,
         sku_code=sku.code,
@@ -2039,6 +2016,17 @@ def sku_availability(
         locations=rows,
         totals=_totals(rows),
     )
+
+
+def sku_availability(
+    session: Session, principal: Principal, sku_code: str, *, channel_code: str | None = None
+) -> AvailabilityOut:
+    """A SKU across the network (the locations the principal may see): one row per location with
+    a balance, and totals. With a channel, ``sellable`` = max(0, available − its safety stock)."""
+    sku = _sku_or_404(session, sku_code)
+    _check_channel(session, channel_code)
+    rows = [_stock_row(b, loc, s) for b, loc, s in _availability_rows(session, principal, sku, channel_code)]
+    return _availability_out(sku, channel_code, rows)
 
 
 def availability_near(
@@ -2084,14 +2072,7 @@ def availability_near(
     rows = [_stock_row(n.item[0], n.item[1], n.item[2], n.distance_km) for n in near]
     if in_stock_only:
         rows = [r for r in rows if r.sellable > 0]
-    return AvailabilityOut(
-        sku_id=sku.id,
-        sku_code=sku.code,
-        sku_name=sku.name,
-        channel_code=channel_code,
-        locations=rows,
-        totals=_totals(rows),
-    )
+    return _availability_out(sku, channel_code, rows)
 
 
 def sellable_quantities(

@@ -7,22 +7,16 @@ threads, each with its own session and connection.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-import zhongtai
 from tests.conftest import _truncate_all
 from tests.factories import (
     SYSTEM,
@@ -40,6 +34,7 @@ from zhongtai.inventory import service as inventory
 from zhongtai.inventory.errors import InsufficientStock
 from zhongtai.inventory.models import Reservation, ReservationLine, SerialNumber, StockBalance, StockMovement
 from zhongtai.inventory.schemas import ReserveLine
+from zhongtai.live_server import serve_in_subprocess
 
 pytestmark = pytest.mark.postgres
 
@@ -54,63 +49,11 @@ def pg_db(pg_database: Database) -> Database:
     return pg_database
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(pg_db: Database) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ZHONGTAI_DATABASE_URL": pg_db.url,
-        "ZHONGTAI_ENV": "test",
-        "ZHONGTAI_RUN_WORKER": "false",
-        "ZHONGTAI_LOG_LEVEL": "WARNING",
-        "ZHONGTAI_DB_POOL_SIZE": "30",
-        # The package under test, wherever it is checked out.
-        "PYTHONPATH": str(Path(zhongtai.__file__).resolve().parents[1]),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "zhongtai.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
+    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": "30"}
+    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _seed(db: Database, sku: str, serial_tracked: bool) -> None:

@@ -36,3 +36,10 @@ def test_revoked_key_is_refused(client: TestClient, db: Database) -> None:
     victim_id = next(k["id"] for k in keys if victim.split("_")[1] == k["prefix"])
     assert client.post(f"/api/v1/api-keys/{victim_id}/revoke", headers=key_headers(admin)).status_code == 200
     assert client.get("/api/v1/me", headers=key_headers(victim)).status_code == 401
+
+
+def test_key_use_is_recorded_after_the_response(client: TestClient, db: Database) -> None:
+    secret = make_key(db, role="admin", name="watcher")
+    assert client.get("/api/v1/me", headers=key_headers(secret)).status_code == 200
+    keys = client.get("/api/v1/api-keys", headers=key_headers(secret)).json()["items"]
+    assert next(k for k in keys if k["name"] == "watcher")["last_used_at"] is not None
