@@ -32,7 +32,7 @@ def category_ids_by_codes(session: Session, codes: Iterable[str]) -> dict[str, i
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    rows = session.execute(select(Category.code, Category.id).where(Category.code.in_(wanted))).tuples()
+    rows = session.execute(select(Category.code, Category.id).where(Category.code.in_(wanted)))
     return {code: id_ for code, id_ in rows}
 
 
@@ -125,7 +125,7 @@ def sku_ids_by_codes(session: Session, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    rows = session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(wanted))).tuples()
+    rows = session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(wanted)))
     return {code: id_ for code, id_ in rows}
 
 
@@ -134,7 +134,7 @@ def sku_names_by_ids(session: Session, ids: Iterable[int]) -> dict[int, tuple[st
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.id.in_(wanted))).tuples()
+    rows = session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.id.in_(wanted)))
     return {i: (c, n) for i, c, n in rows}
 
 
@@ -195,7 +195,7 @@ def barcodes_of(session: Session, sku_ids: Iterable[int]) -> dict[int, list[str]
         select(SkuBarcode.sku_id, SkuBarcode.barcode)
         .where(SkuBarcode.sku_id.in_(sorted(set(ids))))
         .order_by(SkuBarcode.barcode)
-    ).tuples()
+    )
     for sku_id, barcode in rows:
         out[sku_id].append(barcode)
     return out
@@ -210,7 +210,7 @@ def barcode_owners(session: Session, barcodes: Iterable[str]) -> dict[str, tuple
         select(SkuBarcode.barcode, Sku.id, Sku.code)
         .join(Sku, Sku.id == SkuBarcode.sku_id)
         .where(SkuBarcode.barcode.in_(wanted))
-    ).tuples()
+    )
     return {b: (i, c) for b, i, c in rows}
 
 
@@ -234,7 +234,7 @@ def channel_prices_of(session: Session, sku_ids: Iterable[int]) -> dict[int, dic
         select(ChannelPrice.sku_id, ChannelPrice.channel_code, ChannelPrice.price_fen, ChannelPrice.currency)
         .where(ChannelPrice.sku_id.in_(sorted(set(ids))))
         .order_by(ChannelPrice.channel_code)
-    ).tuples()
+    )
     for sku_id, channel, price, currency in rows:
         out[sku_id][channel] = (price, currency)
     return out
@@ -263,7 +263,7 @@ def links_of(session: Session, sku_ids: Iterable[int]) -> dict[int, dict[str, li
         select(SkuLink.sku_id, SkuLink.kind, SkuLink.linked_sku_id)
         .where(SkuLink.sku_id.in_(sorted(set(ids))))
         .order_by(SkuLink.sku_id, SkuLink.kind, SkuLink.position, SkuLink.linked_sku_id)
-    ).tuples()
+    )
     for sku_id, kind, linked in rows:
         out[sku_id].setdefault(kind, []).append(linked)
     return out

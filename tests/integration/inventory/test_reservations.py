@@ -179,7 +179,7 @@ def test_serials_are_held_then_sold(client: TestClient, db: Database, net: Net) 
     assert done.json()["status"] == "consumed"
     # Then both are sold, with the ledger naming them
     with db.transaction(write=False) as s:
-        states = dict(s.execute(select(SerialNumber.serial, SerialNumber.state)).tuples().all())
+        states = dict(s.execute(select(SerialNumber.serial, SerialNumber.state)).all())
     assert states == {"P-1": "sold", "P-2": "in_stock", "P-3": "sold"}
     sales = client.get("/api/v1/stock/movements?type=sale", headers=h).json()["items"]
     assert sorted(s for m in sales for s in m["serials"]) == ["P-1", "P-3"]
