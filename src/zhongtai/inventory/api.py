@@ -4,22 +4,18 @@ Reads need ``inventory:read``, stock writes ``inventory:write``, reservations
 ``inventory:reserve``, creating and changing locations ``locations:write``. Store scopes are the
 service's business (a store manager gets 404 for another store's rows, 403 for writes there).
 
-Endpoints build their JSON response themselves (``_json``) instead of returning a model for
-FastAPI to validate: that validation takes a second thread-pool slot while the request's
-transaction, and the row locks a reservation took, are still open. With more concurrent requests
-than slots, lock holders then wait for slots held by requests waiting for their locks. Built here,
-the response is ready when the endpoint returns and the commit needs no slot. ``response_model``
-still documents each answer in the OpenAPI document.
+Endpoints return the service's models and let ``response_model`` shape the answer, as in every
+other context. (Requests holding row locks cannot starve for threads: ``zhongtai serve`` admits
+fewer requests per process than the thread pool has threads; see ``app.lifespan``.)
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
 
 from zhongtai.auth.permissions import Perm
 from zhongtai.auth.principal import Principal
@@ -70,18 +66,6 @@ WriteLocations = Annotated[Principal, Depends(require(Perm.LOCATIONS_WRITE))]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def _json(model: BaseModel | list[SerialOut], status_code: int = 200) -> Response:
-    if isinstance(model, list):
-        body = b"[" + b",".join(m.model_dump_json().encode() for m in model) + b"]"
-    else:
-        body = model.model_dump_json().encode()
-    return Response(body, status_code=status_code, media_type="application/json")
-
-
-def _page(items: list[Any], next_cursor: str | None) -> Response:
-    return _json(PageOut[Any](items=items, next_cursor=next_cursor))
-
-
 # ---------------------------------------------------------------- locations
 
 
@@ -93,26 +77,26 @@ def list_locations(
     type: Annotated[LocationType | None, Query()] = None,
     city: Annotated[str | None, Query(max_length=32)] = None,
     active: bool | None = None,
-) -> Response:
+) -> PageOut[LocationOut]:
     page = service.list_locations(
         session, principal, type=type, city=city, active=active, cursor=paging.cursor, limit=paging.limit
     )
-    return _page(page.items, page.next_cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.post("/locations", response_model=LocationOut, status_code=201)
-def create_location(body: LocationIn, session: DbSession, actor: WriteLocations) -> Response:
-    return _json(service.create_location(session, actor, body), 201)
+def create_location(body: LocationIn, session: DbSession, actor: WriteLocations) -> LocationOut:
+    return service.create_location(session, actor, body)
 
 
 @router.get("/locations/{code}", response_model=LocationOut)
-def get_location(code: str, session: DbSession, principal: Read) -> Response:
-    return _json(service.get_location(session, principal, code))
+def get_location(code: str, session: DbSession, principal: Read) -> LocationOut:
+    return service.get_location(session, principal, code)
 
 
 @router.patch("/locations/{code}", response_model=LocationOut)
-def update_location(code: str, body: LocationPatch, session: DbSession, actor: WriteLocations) -> Response:
-    return _json(service.update_location(session, actor, code, body))
+def update_location(code: str, body: LocationPatch, session: DbSession, actor: WriteLocations) -> LocationOut:
+    return service.update_location(session, actor, code, body)
 
 
 @router.get("/locations/{code}/stock", response_model=PageOut[BalanceOut])
@@ -122,42 +106,40 @@ def location_stock(
     principal: Read,
     paging: Paging,
     below_safety: Annotated[bool, Query(description="only SKUs whose available is below safety stock")] = False,
-) -> Response:
+) -> PageOut[BalanceOut]:
     page = service.location_stock(
         session, principal, code, below_safety_only=below_safety, cursor=paging.cursor, limit=paging.limit
     )
-    return _page(page.items, page.next_cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.put("/locations/{code}/stock/{sku_code}/safety-stock", response_model=BalanceOut)
-def set_safety_stock(code: str, sku_code: str, body: SafetyStockIn, session: DbSession, actor: Write) -> Response:
-    return _json(
-        service.set_safety_stock(session, actor, location_code=code, sku_code=sku_code, quantity=body.quantity)
-    )
+def set_safety_stock(code: str, sku_code: str, body: SafetyStockIn, session: DbSession, actor: Write) -> BalanceOut:
+    return service.set_safety_stock(session, actor, location_code=code, sku_code=sku_code, quantity=body.quantity)
 
 
 # ---------------------------------------------------------------- stock (fixed paths before /stock/{sku_code})
 
 
 @router.get("/inventory/summary", response_model=StockSummary)
-def summary(session: DbSession, principal: Read) -> Response:
-    return _json(service.stock_summary(session, principal))
+def summary(session: DbSession, principal: Read) -> StockSummary:
+    return service.stock_summary(session, principal)
 
 
 @router.post("/stock/receipts", response_model=MovementsOut, status_code=201)
-def receive_stock(body: ReceiptIn, session: DbSession, actor: Write) -> Response:
+def receive_stock(body: ReceiptIn, session: DbSession, actor: Write) -> MovementsOut:
     moves = service.receive_stock(
         session, actor, location_code=body.location_code, lines=body.lines, reference=body.reference, reason=body.reason
     )
-    return _json(MovementsOut(movements=moves), 201)
+    return MovementsOut(movements=moves)
 
 
 @router.post("/stock/adjustments", response_model=MovementsOut, status_code=201)
-def adjust_stock(body: AdjustmentIn, session: DbSession, actor: Write) -> Response:
+def adjust_stock(body: AdjustmentIn, session: DbSession, actor: Write) -> MovementsOut:
     moves = service.adjust_stock(
         session, actor, location_code=body.location_code, lines=body.lines, reason=body.reason, reference=body.reference
     )
-    return _json(MovementsOut(movements=moves), 201)
+    return MovementsOut(movements=moves)
 
 
 @router.get("/stock/movements", response_model=PageOut[MovementOut])
@@ -171,7 +153,7 @@ def list_movements(
     since: Annotated[datetime | None, Query(description="inclusive, ISO 8601 with offset")] = None,
     until: Annotated[datetime | None, Query(description="exclusive, ISO 8601 with offset")] = None,
     reference: Annotated[str | None, Query(max_length=64)] = None,
-) -> Response:
+) -> PageOut[MovementOut]:
     problems = [
         FieldProblem(f"query.{name}", "naive_datetime", "give a UTC offset, e.g. 2025-06-18T00:00:00+08:00")
         for name, value in (("since", since), ("until", until))
@@ -191,7 +173,7 @@ def list_movements(
         cursor=paging.cursor,
         limit=paging.limit,
     )
-    return _page(page.items, page.next_cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
 def _near(near: str) -> tuple[float, float]:
@@ -214,24 +196,22 @@ def sku_availability(
     near: Annotated[str | None, Query(description="lat,lon: only locations within radius_km, nearest first")] = None,
     radius_km: Annotated[float, Query(gt=0, le=service.MAX_RADIUS_KM)] = 3.0,
     in_stock_only: bool = True,
-) -> Response:
+) -> AvailabilityOut:
     if principal.kind == "api_key" and principal.channel_code is not None and channel is None:
         channel = principal.channel_code
     if near is not None:
         lat, lon = _near(near)
-        return _json(
-            service.availability_near(
-                session,
-                principal,
-                sku_code,
-                latitude=lat,
-                longitude=lon,
-                radius_km=radius_km,
-                channel_code=channel,
-                in_stock_only=in_stock_only,
-            )
+        return service.availability_near(
+            session,
+            principal,
+            sku_code,
+            latitude=lat,
+            longitude=lon,
+            radius_km=radius_km,
+            channel_code=channel,
+            in_stock_only=in_stock_only,
         )
-    return _json(service.sku_availability(session, principal, sku_code, channel_code=channel))
+    return service.sku_availability(session, principal, sku_code, channel_code=channel)
 
 
 @router.get("/stock/{sku_code}/serials", response_model=PageOut[SerialOut])
@@ -242,29 +222,27 @@ def list_serials(
     paging: Paging,
     state: SerialState | None = None,
     location: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
+) -> PageOut[SerialOut]:
     page = service.list_serials(
         session, principal, sku_code, state=state, location_code=location, cursor=paging.cursor, limit=paging.limit
     )
-    return _page(page.items, page.next_cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/serials/{serial}", response_model=list[SerialOut])
-def find_serial(serial: str, session: DbSession, principal: Read) -> Response:
-    return _json(service.find_serial(session, principal, serial))
+def find_serial(serial: str, session: DbSession, principal: Read) -> list[SerialOut]:
+    return service.find_serial(session, principal, serial)
 
 
 @router.put("/channel-safety-stock", response_model=ChannelSafetyOut)
-def set_channel_safety_stock(body: ChannelSafetyIn, session: DbSession, actor: Write) -> Response:
-    return _json(
-        service.set_channel_safety_stock(
-            session,
-            actor,
-            location_code=body.location_code,
-            channel_code=body.channel_code,
-            sku_code=body.sku_code,
-            quantity=body.quantity,
-        )
+def set_channel_safety_stock(body: ChannelSafetyIn, session: DbSession, actor: Write) -> ChannelSafetyOut:
+    return service.set_channel_safety_stock(
+        session,
+        actor,
+        location_code=body.location_code,
+        channel_code=body.channel_code,
+        sku_code=body.sku_code,
+        quantity=body.quantity,
     )
 
 
@@ -272,52 +250,44 @@ def set_channel_safety_stock(body: ChannelSafetyIn, session: DbSession, actor: W
 
 
 @router.post("/reservations", response_model=ReservationOut, status_code=201)
-def reserve(body: ReserveIn, request: Request, session: DbSession, actor: Reserve) -> Response:
+def reserve(body: ReserveIn, request: Request, session: DbSession, actor: Reserve) -> ReservationOut:
     channel = body.channel_code
     if channel is None and actor.kind == "api_key":
         channel = actor.channel_code  # a channel's key reserves for its channel unless it says so
     ttl_s = body.ttl_s if "ttl_s" in body.model_fields_set else get_settings_dep(request).reservation_ttl_s
-    return _json(
-        service.reserve_stock(
-            session, actor, reference=body.reference, channel_code=channel, lines=body.lines, ttl_s=ttl_s
-        ),
-        201,
+    return service.reserve_stock(
+        session, actor, reference=body.reference, channel_code=channel, lines=body.lines, ttl_s=ttl_s
     )
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationOut)
-def get_reservation(reservation_id: int, session: DbSession, principal: Read) -> Response:
-    return _json(service.get_reservation(session, principal, reservation_id))
+def get_reservation(reservation_id: int, session: DbSession, principal: Read) -> ReservationOut:
+    return service.get_reservation(session, principal, reservation_id)
 
 
 @router.post("/reservations/{reservation_id}/release", response_model=ReservationOut)
-def release(reservation_id: int, session: DbSession, actor: Reserve, body: ReleaseIn | None = None) -> Response:
-    return _json(service.release_reservation(session, actor, reservation_id, body.reason if body else ""))
+def release(reservation_id: int, session: DbSession, actor: Reserve, body: ReleaseIn | None = None) -> ReservationOut:
+    return service.release_reservation(session, actor, reservation_id, body.reason if body else "")
 
 
 @router.post("/reservations/{reservation_id}/consume", response_model=ReservationOut)
-def consume(reservation_id: int, session: DbSession, actor: Reserve, body: ConsumeIn | None = None) -> Response:
+def consume(reservation_id: int, session: DbSession, actor: Reserve, body: ConsumeIn | None = None) -> ReservationOut:
     body = body or ConsumeIn()
-    return _json(
-        service.consume_reservation(session, actor, reservation_id, lines=body.lines, reference=body.reference)
-    )
+    return service.consume_reservation(session, actor, reservation_id, lines=body.lines, reference=body.reference)
 
 
 # ---------------------------------------------------------------- transfers
 
 
 @router.post("/transfers", response_model=TransferOut, status_code=201)
-def create_transfer(body: TransferIn, session: DbSession, actor: Write) -> Response:
-    return _json(
-        service.create_transfer(
-            session,
-            actor,
-            source_location_code=body.source_location_code,
-            dest_location_code=body.dest_location_code,
-            lines=body.lines,
-            note=body.note,
-        ),
-        201,
+def create_transfer(body: TransferIn, session: DbSession, actor: Write) -> TransferOut:
+    return service.create_transfer(
+        session,
+        actor,
+        source_location_code=body.source_location_code,
+        dest_location_code=body.dest_location_code,
+        lines=body.lines,
+        note=body.note,
     )
 
 
@@ -328,42 +298,40 @@ def list_transfers(
     paging: Paging,
     status: TransferStatus | None = None,
     location: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
+) -> PageOut[TransferOut]:
     page = service.list_transfers(
         session, principal, status=status, location_code=location, cursor=paging.cursor, limit=paging.limit
     )
-    return _page(page.items, page.next_cursor)
+    return PageOut(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/transfers/{code}", response_model=TransferOut)
-def get_transfer(code: str, session: DbSession, principal: Read) -> Response:
-    return _json(service.get_transfer(session, principal, code))
+def get_transfer(code: str, session: DbSession, principal: Read) -> TransferOut:
+    return service.get_transfer(session, principal, code)
 
 
 @router.post("/transfers/{code}/ship", response_model=TransferOut)
-def ship_transfer(code: str, session: DbSession, actor: Write) -> Response:
-    return _json(service.ship_transfer(session, actor, code))
+def ship_transfer(code: str, session: DbSession, actor: Write) -> TransferOut:
+    return service.ship_transfer(session, actor, code)
 
 
 @router.post("/transfers/{code}/receive", response_model=TransferOut)
-def receive_transfer(code: str, session: DbSession, actor: Write, body: ReceiveTransferIn | None = None) -> Response:
+def receive_transfer(code: str, session: DbSession, actor: Write, body: ReceiveTransferIn | None = None) -> TransferOut:
     body = body or ReceiveTransferIn()
-    return _json(service.receive_transfer(session, actor, code, lines=body.lines, note=body.note))
+    return service.receive_transfer(session, actor, code, lines=body.lines, note=body.note)
 
 
 @router.post("/transfers/{code}/cancel", response_model=TransferOut)
-def cancel_transfer(code: str, session: DbSession, actor: Write, body: ReleaseIn | None = None) -> Response:
-    return _json(service.cancel_transfer(session, actor, code, body.reason if body else ""))
+def cancel_transfer(code: str, session: DbSession, actor: Write, body: ReleaseIn | None = None) -> TransferOut:
+    return service.cancel_transfer(session, actor, code, body.reason if body else "")
 
 
 # ---------------------------------------------------------------- counts
 
 
 @router.post("/stock-counts", response_model=StockCountOut, status_code=201)
-def apply_count(body: CountIn, session: DbSession, actor: Write) -> Response:
-    return _json(
-        service.apply_count(session, actor, location_code=body.location_code, lines=body.lines, reason=body.reason), 201
-    )
+def apply_count(body: CountIn, session: DbSession, actor: Write) -> StockCountOut:
+    return service.apply_count(session, actor, location_code=body.location_code, lines=body.lines, reason=body.reason)
 
 
 @router.post("/stock-counts/imports", response_model=JobAccepted, status_code=202)
