@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/v1"
 
 
-def _register_tasks() -> None:
+def register_tasks() -> None:
     # Importing a context's tasks module registers its job handlers and named schedules.
     import zhongtai.catalog.tasks
     import zhongtai.inventory.tasks
@@ -69,7 +68,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     configure_logging(settings.log_level, settings.log_json)
     database = db or Database.from_settings(settings)
     metrics = Metrics()
-    _register_tasks()
+    register_tasks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -161,9 +160,3 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.add_middleware(IdempotencyMiddleware, db=database, session_cookie=settings.session_cookie)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
-
-
-def problem_json(body: bytes) -> dict[str, Any]:
-    """Tests and clients: parse a problem+json body."""
-    parsed: dict[str, Any] = json.loads(body)
-    return parsed

@@ -78,11 +78,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: b
 @app.command()
 def worker(once: bool = False) -> None:
     """Run background jobs and schedules outside the web process."""
-    from zhongtai.app import _register_tasks
+    from zhongtai.app import register_tasks
     from zhongtai.db import Database
     from zhongtai.jobs import Worker, run_pending
 
-    _register_tasks()
+    register_tasks()
     db = Database.from_settings(get_settings())
     if once:
         out.print(f"ran {run_pending(db)} job(s)")

@@ -46,7 +46,3 @@ def ensure_location_access(principal: Principal, location_ids: int | Iterable[in
     outside = sorted({i for i in ids if not can_access_location(principal, i)})
     if outside:
         raise PermissionDenied("outside your store scope", extra={"code": "out_of_scope", "location_ids": outside})
-
-
-def filter_location_ids(principal: Principal, location_ids: Iterable[int]) -> list[int]:
-    return [i for i in location_ids if can_access_location(principal, i)]
