@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
@@ -19,7 +19,7 @@ from zhongtai import __version__
 from zhongtai.auth.permissions import Perm
 from zhongtai.auth.principal import Principal
 from zhongtai.db import Database
-from zhongtai.errors import DomainError, FieldProblem, NotFound, ValidationFailed, http_error
+from zhongtai.errors import DomainError, NotFound, ValidationFailed, from_pydantic, http_error
 from zhongtai.http import require
 from zhongtai.idempotency import IdempotencyMiddleware
 from zhongtai.jobs import Worker
@@ -34,7 +34,9 @@ API_PREFIX = "/api/v1"
 def register_tasks() -> None:
     # Importing a context's tasks module registers its job handlers and named schedules.
     import zhongtai.catalog.tasks
+    import zhongtai.channels.tasks
     import zhongtai.inventory.tasks
+    import zhongtai.orders.tasks
     import zhongtai.platform_tasks  # noqa: F401
 
 
@@ -50,17 +52,8 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/healthz")
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "body"
-
-
 def validation_problem(exc: RequestValidationError) -> ValidationFailed:
-    problems = []
-    for err in exc.errors():
-        problems.append(
-            FieldProblem(_loc(tuple(err.get("loc", ()))), str(err.get("type", "invalid")), str(err.get("msg", "")))
-        )
-    return ValidationFailed(f"{len(problems)} invalid field(s)", errors=problems)
+    return from_pydantic(exc, prefix=())
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -151,8 +144,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.channels.api import router as channels_router
     from zhongtai.inventory.api import router as inventory_router
     from zhongtai.jobs_api import router as jobs_router
+    from zhongtai.orders.api import router as orders_router
 
-    for router in (auth_router, channels_router, catalog_router, inventory_router, jobs_router):
+    for router in (auth_router, channels_router, catalog_router, inventory_router, orders_router, jobs_router):
         app.include_router(router, prefix=API_PREFIX)
     console.mount(app)
 

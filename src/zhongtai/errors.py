@@ -118,3 +118,17 @@ def http_error(status: int, code: str, title: str, detail: str = "") -> DomainEr
         cls = type(f"HttpError{status}", (DomainError,), {"status": status, "code": code, "title": title})
         _HTTP_ERRORS[(status, code)] = cls
     return cls(detail)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def from_pydantic(exc: Any, detail: str = "", prefix: tuple[str, ...] = ("body",)) -> ValidationFailed:
+    """Every problem of a pydantic ``ValidationError`` (or FastAPI's RequestValidationError, whose
+    locations already start with body/query/path: pass ``prefix=()``) as one 422."""
+    problems = [
+        FieldProblem(_loc(prefix + tuple(err.get("loc", ()))), str(err.get("type", "invalid")), str(err.get("msg", "")))
+        for err in exc.errors()
+    ]
+    return ValidationFailed(detail or f"{len(problems)} invalid field(s)", errors=problems)

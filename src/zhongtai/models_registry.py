@@ -8,4 +8,6 @@ def import_all_models() -> None:
     import zhongtai.catalog.models
     import zhongtai.channels.models
     import zhongtai.inventory.models
-    import zhongtai.jobs  # noqa: F401
+    import zhongtai.jobs
+    import zhongtai.orders.models
+    import zhongtai.outbox  # noqa: F401

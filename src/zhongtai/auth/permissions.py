@@ -29,11 +29,19 @@ class Perm(StrEnum):
     AUDIT_READ = "audit:read"
     JOBS_READ = "jobs:read"
     METRICS_READ = "metrics:read"
+    # Orders: read (scoped to a store's orders for store roles, to its channel for channel keys),
+    # capture (intake, POS sales), fulfil (pick, pack, ship, reject at a location), manage
+    # (cancel, re-route, exceptions, fulfilment settings), returns (request, receive, refund).
+    ORDERS_READ = "orders:read"
+    ORDERS_CAPTURE = "orders:capture"
+    ORDERS_FULFIL = "orders:fulfil"
+    ORDERS_MANAGE = "orders:manage"
+    RETURNS_WRITE = "returns:write"
     # Unmasked personal data (phone, e-mail, address). Members and orders check it.
     PII_READ = "pii:read"
 
 
-_READ = {Perm.CATALOG_READ, Perm.INVENTORY_READ}
+_READ = {Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.ORDERS_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
@@ -47,16 +55,30 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_RESERVE,
             Perm.JOBS_READ,
             Perm.AUDIT_READ,
+            Perm.ORDERS_CAPTURE,
+            Perm.ORDERS_FULFIL,
+            Perm.ORDERS_MANAGE,
+            Perm.RETURNS_WRITE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
-        _READ | {Perm.CONSOLE, Perm.INVENTORY_WRITE, Perm.INVENTORY_RESERVE, Perm.JOBS_READ, Perm.PII_READ}
+        _READ
+        | {
+            Perm.CONSOLE,
+            Perm.INVENTORY_WRITE,
+            Perm.INVENTORY_RESERVE,
+            Perm.JOBS_READ,
+            Perm.PII_READ,
+            Perm.ORDERS_CAPTURE,
+            Perm.ORDERS_FULFIL,
+            Perm.RETURNS_WRITE,
+        }
     ),
     Role.GUIDE: frozenset(_READ | {Perm.CONSOLE}),
-    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ}),
+    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE}),
     Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ}),
-    # Machines: read the catalog and stock, hold stock for their channel's orders. No console.
-    Role.INTEGRATOR: frozenset(_READ | {Perm.INVENTORY_RESERVE}),
+    # Machines: read the catalog and stock, hold stock and push orders for their channel. No console.
+    Role.INTEGRATOR: frozenset(_READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE}),
 }
 
 # Roles whose every store-owned query is limited to the stores assigned to them.

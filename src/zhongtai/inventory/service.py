@@ -2311,3 +2311,100 @@ def check_ledger(session: Session, sku_ids: Sequence[int] | None = None) -> list
 def store_scope_of(principal: Principal) -> frozenset[int] | None:
     """The location ids a principal is limited to (None: all). For the console's filters."""
     return allowed_location_ids(principal)
+
+
+# ================================================================ for the order center
+
+
+def extend_reservation(session: Session, actor: Principal, reservation_id: int, ttl_s: int | None) -> ReservationOut:
+    """Moves an active reservation's expiry to now + ``ttl_s`` (None: never; a paid order).
+    409 ``invalid_transition`` unless active."""
+    res, lines = _visible_reservation(session, actor, reservation_id, for_update=True)
+    if res.status != "active":
+        raise InvalidTransition(f"reservation {res.id} is {res.status}", extra={"status": res.status})
+    before = res.expires_at
+    res.expires_at = None if ttl_s is None else utcnow() + timedelta(seconds=ttl_s)
+    session.flush()
+    record(
+        session,
+        actor,
+        "reservation.extend",
+        "reservation",
+        res.id,
+        before={"expires_at": before},
+        after={"expires_at": res.expires_at},
+    )
+    return _reservation_out(session, res, lines)
+
+
+def reservation_status(session: Session, reservation_id: int) -> str | None:
+    """The reservation's status (active, consumed, released, expired), or None when unknown."""
+    res = repo.reservation(session, reservation_id)
+    return None if res is None else res.status
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingStock:
+    """What routing may take: {(location_id, sku_id): units} this channel may sell, and each
+    location's own safety stock (its minimum) for the same pairs."""
+
+    sellable: dict[tuple[int, int], int]
+    safety: dict[tuple[int, int], int]
+
+
+def routing_stock(session: Session, *, sku_ids: Sequence[int], channel_code: str | None) -> RoutingStock:
+    """Network-wide stock of these SKUs for routing one order (keys are (location_id, sku_id))."""
+    if not sku_ids:
+        return RoutingStock({}, {})
+    rows = session.execute(
+        select(
+            StockBalance.sku_id,
+            StockBalance.location_id,
+            StockBalance.on_hand - StockBalance.reserved,
+            StockBalance.safety_stock,
+        ).where(StockBalance.sku_id.in_(sorted(set(sku_ids))), StockBalance.on_hand > StockBalance.reserved)
+    ).all()
+    avail = {(int(r[0]), int(r[1])): int(r[2]) for r in rows}
+    channel_safety = repo.channel_safety(session, channel_code, avail.keys()) if channel_code else {}
+    sellable: dict[tuple[int, int], int] = {}
+    safety: dict[tuple[int, int], int] = {}
+    for r in rows:
+        sku_id, loc_id = int(r[0]), int(r[1])
+        units = avail[(sku_id, loc_id)] - channel_safety.get((sku_id, loc_id), 0)
+        if units > 0:
+            sellable[(loc_id, sku_id)] = units
+            if r[3]:
+                safety[(loc_id, sku_id)] = int(r[3])
+    return RoutingStock(sellable, safety)
+
+
+def locations_by_ids(session: Session, ids: Sequence[int]) -> dict[int, LocationOut]:
+    return {i: _location_out(loc) for i, loc in repo.locations_by_ids(session, ids).items()}
+
+
+def fulfilment_locations(session: Session) -> list[LocationOut]:
+    """Every active location that can fulfil orders (DCs and stores), for routing candidates."""
+    stmt = select(Location).where(
+        Location.is_active.is_(True), Location.type.in_(("central_dc", "regional_dc", "store"))
+    )
+    return [_location_out(loc) for loc in session.scalars(stmt.order_by(Location.id))]
+
+
+def unavailable_serials(
+    session: Session, *, sku_id: int, location_id: int, serials: Sequence[str], reservation_id: int | None = None
+) -> dict[str, str | None]:
+    """{serial: its state} for the serials that are not free to ship from this location: neither
+    ``in_stock`` there nor held by ``reservation_id``. Empty when all are fine."""
+    states = repo.serial_states(session, sku_id, serials)
+    bad: dict[str, str | None] = {}
+    for s in serials:
+        st = states.get(s)
+        if st is None:
+            bad[s] = None
+        elif st[1] != location_id:
+            bad[s] = f"{st[0]}@elsewhere"
+        elif not (
+            st[0] == "in_stock" or (st[0] == "reserved" and reservation_id is not None and st[2] == reservation_id)
+        ):
+            bad[s] = st[0]
+    return bad

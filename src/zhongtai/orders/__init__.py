@@ -1,0 +1,1 @@
+"""Orders: routing an order to the stock locations that fulfil it."""

@@ -1,0 +1,309 @@
+"""All of the order center's SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from zhongtai.auth.principal import Principal
+from zhongtai.auth.scoping import allowed_location_ids
+from zhongtai.orders.models import (
+    Fulfilment,
+    FulfilmentLine,
+    FulfilmentSettings,
+    Order,
+    OrderEvent,
+    OrderException,
+    OrderLine,
+    ParkedStatusUpdate,
+    Refund,
+    ReturnLine,
+    ReturnRequest,
+    RoutingDecision,
+)
+
+OPEN_FULFILMENT = ("routed", "picking", "packed")
+ACTIVE_FULFILMENT = ("routed", "picking", "packed", "shipped", "delivered")
+
+
+def order_by_external(
+    session: Session, channel_code: str, external_id: str, *, for_update: bool = False
+) -> Order | None:
+    stmt = select(Order).where(Order.channel_code == channel_code, Order.external_id == external_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def order_by_number(session: Session, number: str, *, for_update: bool = False) -> Order | None:
+    stmt = select(Order).where(Order.number == number)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def order_by_id(session: Session, order_id: int, *, for_update: bool = False) -> Order | None:
+    stmt = select(Order).where(Order.id == order_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def lines(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    out: dict[int, list[OrderLine]] = defaultdict(list)
+    if order_ids:
+        stmt = select(OrderLine).where(OrderLine.order_id.in_(sorted(set(order_ids)))).order_by(OrderLine.line_no)
+        for ln in session.scalars(stmt):
+            out[ln.order_id].append(ln)
+    return out
+
+
+def fulfilments(session: Session, order_ids: Sequence[int]) -> dict[int, list[Fulfilment]]:
+    out: dict[int, list[Fulfilment]] = defaultdict(list)
+    if order_ids:
+        stmt = select(Fulfilment).where(Fulfilment.order_id.in_(sorted(set(order_ids)))).order_by(Fulfilment.id)
+        for f in session.scalars(stmt):
+            out[f.order_id].append(f)
+    return out
+
+
+def fulfilment(session: Session, fulfilment_id: int) -> Fulfilment | None:
+    return session.get(Fulfilment, fulfilment_id)
+
+
+def fulfilment_by_number(session: Session, number: str) -> Fulfilment | None:
+    return session.scalar(select(Fulfilment).where(Fulfilment.number == number))
+
+
+def fulfilment_lines(session: Session, fulfilment_ids: Sequence[int]) -> dict[int, list[FulfilmentLine]]:
+    out: dict[int, list[FulfilmentLine]] = defaultdict(list)
+    if fulfilment_ids:
+        stmt = (
+            select(FulfilmentLine)
+            .where(FulfilmentLine.fulfilment_id.in_(sorted(set(fulfilment_ids))))
+            .order_by(FulfilmentLine.id)
+        )
+        for ln in session.scalars(stmt):
+            out[ln.fulfilment_id].append(ln)
+    return out
+
+
+def open_workload(session: Session, location_ids: Iterable[int]) -> dict[int, int]:
+    ids = sorted(set(location_ids))
+    if not ids:
+        return {}
+    stmt = (
+        select(Fulfilment.location_id, func.count())
+        .where(Fulfilment.location_id.in_(ids), Fulfilment.status.in_(OPEN_FULFILMENT))
+        .group_by(Fulfilment.location_id)
+    )
+    return {int(r[0]): int(r[1]) for r in session.execute(stmt)}
+
+
+def settings(session: Session, location_ids: Iterable[int]) -> dict[int, FulfilmentSettings]:
+    ids = sorted(set(location_ids))
+    if not ids:
+        return {}
+    return {
+        s.location_id: s
+        for s in session.scalars(select(FulfilmentSettings).where(FulfilmentSettings.location_id.in_(ids)))
+    }
+
+
+def take_parked(session: Session, channel_code: str, external_id: str) -> list[ParkedStatusUpdate]:
+    rows = list(
+        session.scalars(
+            select(ParkedStatusUpdate)
+            .where(ParkedStatusUpdate.channel_code == channel_code, ParkedStatusUpdate.external_id == external_id)
+            .order_by(ParkedStatusUpdate.id)
+        )
+    )
+    if rows:
+        session.execute(delete(ParkedStatusUpdate).where(ParkedStatusUpdate.id.in_([r.id for r in rows])))
+    return rows
+
+
+def timeline(session: Session, order_id: int) -> list[OrderEvent]:
+    return list(session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)))
+
+
+def decisions(session: Session, order_id: int) -> list[RoutingDecision]:
+    stmt = select(RoutingDecision).where(RoutingDecision.order_id == order_id).order_by(RoutingDecision.id)
+    return list(session.scalars(stmt))
+
+
+def open_exceptions(session: Session, order_id: int, kind: str | None = None) -> list[OrderException]:
+    stmt = select(OrderException).where(OrderException.order_id == order_id, OrderException.status == "open")
+    if kind:
+        stmt = stmt.where(OrderException.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def exception(session: Session, exception_id: int) -> OrderException | None:
+    return session.get(OrderException, exception_id)
+
+
+def exceptions_query(*, status: str | None, kind: str | None, channel_code: str | None) -> Select[Any]:
+    stmt = select(OrderException)
+    if status:
+        stmt = stmt.where(OrderException.status == status)
+    if kind:
+        stmt = stmt.where(OrderException.kind == kind)
+    if channel_code:
+        stmt = stmt.where(OrderException.channel_code == channel_code)
+    return stmt
+
+
+def order_numbers(session: Session, order_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    return {int(r[0]): str(r[1]) for r in session.execute(select(Order.id, Order.number).where(Order.id.in_(ids)))}
+
+
+def scoped_orders(principal: Principal, stmt: Select[Any]) -> Select[Any]:
+    """Store roles see orders sold at, collected at or fulfilled from their stores; a channel's
+    API key sees its channel's orders."""
+    if principal.kind == "api_key" and principal.channel_code is not None:
+        stmt = stmt.where(Order.channel_code == principal.channel_code)
+    allowed = allowed_location_ids(principal)
+    if allowed is None:
+        return stmt
+    ids = sorted(allowed)
+    return stmt.where(
+        or_(
+            Order.store_location_id.in_(ids),
+            exists().where(Fulfilment.order_id == Order.id, Fulfilment.location_id.in_(ids)),
+        )
+    )
+
+
+def orders_query(
+    *,
+    status: str | None = None,
+    channel_code: str | None = None,
+    delivery_mode: str | None = None,
+    on_hold: bool | None = None,
+    location_id: int | None = None,
+    buyer_phone: str | None = None,
+    placed_from: datetime | None = None,
+    placed_to: datetime | None = None,
+    q: str | None = None,
+) -> Select[Any]:
+    stmt = select(Order)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if channel_code:
+        stmt = stmt.where(Order.channel_code == channel_code)
+    if delivery_mode:
+        stmt = stmt.where(Order.delivery_mode == delivery_mode)
+    if on_hold is not None:
+        stmt = stmt.where(Order.on_hold.is_(on_hold))
+    if location_id is not None:
+        stmt = stmt.where(
+            or_(
+                Order.store_location_id == location_id,
+                exists().where(Fulfilment.order_id == Order.id, Fulfilment.location_id == location_id),
+            )
+        )
+    if buyer_phone:
+        stmt = stmt.where(or_(Order.buyer_phone == buyer_phone, Order.ship_phone == buyer_phone))
+    if placed_from:
+        stmt = stmt.where(Order.placed_at >= placed_from)
+    if placed_to:
+        stmt = stmt.where(Order.placed_at < placed_to)
+    if q:
+        stmt = stmt.where(or_(Order.number == q, Order.external_id == q, Order.buyer_phone == q, Order.ship_phone == q))
+    return stmt
+
+
+def line_counts(session: Session, order_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    if not order_ids:
+        return {}
+    stmt = (
+        select(OrderLine.order_id, func.count(), func.sum(OrderLine.quantity))
+        .where(OrderLine.order_id.in_(sorted(set(order_ids))))
+        .group_by(OrderLine.order_id)
+    )
+    return {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in session.execute(stmt)}
+
+
+def queue_query(location_id: int) -> Select[Any]:
+    return select(Fulfilment).where(Fulfilment.location_id == location_id, Fulfilment.status.in_(OPEN_FULFILMENT))
+
+
+def held_order_ids(session: Session, limit: int) -> list[int]:
+    stmt = (
+        select(OrderException.order_id)
+        .where(OrderException.status == "open", OrderException.kind == "no_stock", OrderException.order_id.is_not(None))
+        .order_by(OrderException.id)
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(stmt) if i is not None]
+
+
+def unpaid_due_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(Order.id)
+        .where(Order.payment_status == "unpaid", Order.pay_by < now, Order.status != "cancelled")
+        .where(Order.status != "completed")
+        .order_by(Order.pay_by)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def delivered_before_ids(session: Session, before: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(Order.id)
+        .where(Order.status == "delivered", Order.delivered_at < before)
+        .order_by(Order.delivered_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def returns_of(session: Session, order_id: int) -> list[ReturnRequest]:
+    stmt = select(ReturnRequest).where(ReturnRequest.order_id == order_id).order_by(ReturnRequest.id)
+    return list(session.scalars(stmt))
+
+
+def return_by_number(session: Session, number: str, *, for_update: bool = False) -> ReturnRequest | None:
+    stmt = select(ReturnRequest).where(ReturnRequest.number == number)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def return_lines(session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:
+    out: dict[int, list[ReturnLine]] = defaultdict(list)
+    if return_ids:
+        stmt = select(ReturnLine).where(ReturnLine.return_id.in_(sorted(set(return_ids)))).order_by(ReturnLine.id)
+        for ln in session.scalars(stmt):
+            out[ln.return_id].append(ln)
+    return out
+
+
+def returns_query(*, status: str | None, location_id: int | None) -> Select[Any]:
+    stmt = select(ReturnRequest)
+    if status:
+        stmt = stmt.where(ReturnRequest.status == status)
+    if location_id is not None:
+        stmt = stmt.where(ReturnRequest.location_id == location_id)
+    return stmt
+
+
+def refunds_of(session: Session, order_id: int) -> list[Refund]:
+    return list(session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)))
+
+
+def refund(session: Session, refund_id: int, *, for_update: bool = False) -> Refund | None:
+    stmt = select(Refund).where(Refund.id == refund_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
