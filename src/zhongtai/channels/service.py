@@ -12,7 +12,7 @@ from zhongtai.auth.audit import record
 from zhongtai.auth.permissions import Role
 from zhongtai.auth.principal import Principal
 from zhongtai.channels import repository as repo
-from zhongtai.channels.models import Channel
+from zhongtai.channels.models import Channel as Channel  # re-exported: other contexts type with it
 from zhongtai.channels.webhooks import new_webhook_secret, url_problems
 from zhongtai.errors import FieldProblem, ValidationFailed, not_found
 

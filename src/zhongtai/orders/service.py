@@ -32,6 +32,7 @@ from zhongtai.auth.principal import Principal
 from zhongtai.auth.scoping import can_access_location, ensure_location_access
 from zhongtai.catalog.service import SkuRef, sku_refs_by_codes, sku_refs_by_ids
 from zhongtai.channels import service as channels_service
+from zhongtai.channels.service import Channel
 from zhongtai.db import utcnow
 from zhongtai.errors import (
     Conflict,
@@ -133,6 +134,32 @@ def _new_number(now: datetime) -> str:
 def _fail(problems: list[FieldProblem], detail: str) -> None:
     if problems:
         raise ValidationFailed(f"{detail}: {len(problems)} problem(s)", errors=problems)
+
+
+# ================================================================ per-transaction caches
+# One verb reads an order's lines, fulfilments and channel many times; they are loaded once per
+# session (the ORM objects stay live, so changes are seen) and extended when rows are added.
+
+
+def _lines(session: Session, order: Order) -> list[OrderLine]:
+    cache: dict[int, list[OrderLine]] = session.info.setdefault("zt.order_lines", {})
+    if order.id not in cache:
+        cache[order.id] = repo.lines(session, [order.id])[order.id]
+    return cache[order.id]
+
+
+def _fulfilments(session: Session, order: Order) -> list[Fulfilment]:
+    cache: dict[int, list[Fulfilment]] = session.info.setdefault("zt.fulfilments", {})
+    if order.id not in cache:
+        cache[order.id] = repo.fulfilments(session, [order.id])[order.id]
+    return cache[order.id]
+
+
+def _channel(session: Session, code: str) -> Channel:
+    cache: dict[str, Channel] = session.info.setdefault("zt.channels", {})
+    if code not in cache:
+        cache[code] = channels_service.get_channel(session, code)
+    return cache[code]
 
 
 # ================================================================ timeline and transitions
@@ -274,8 +301,8 @@ def _derived_status(order: Order, lines: list[OrderLine], fulfilments: list[Fulf
 
 
 def _sync_status(session: Session, actor: Principal, order: Order, message: str = "") -> None:
-    lines = repo.lines(session, [order.id])[order.id]
-    fulfilments = repo.fulfilments(session, [order.id])[order.id]
+    lines = _lines(session, order)
+    fulfilments = _fulfilments(session, order)
     to = _derived_status(order, lines, fulfilments)
     if to == "cancelled" and order.status != "cancelled":
         _transition(session, actor, order, "cancelled", message or "every line cancelled")
@@ -319,6 +346,8 @@ def _open_exception(
 
 
 def _resolve_exceptions(session: Session, actor: Principal, order: Order, kind: str, resolution: str) -> None:
+    if not order.on_hold:
+        return
     now = utcnow()
     for exc in repo.open_exceptions(session, order.id, kind):
         exc.status = "resolved"
@@ -337,8 +366,8 @@ class IntakeResult:
     created: bool
 
 
-def _channel_for(session: Session, actor: Principal, channel_code: str) -> Any:
-    channel = channels_service.get_channel(session, channel_code)
+def _channel_for(session: Session, actor: Principal, channel_code: str) -> Channel:
+    channel = _channel(session, channel_code)
     if actor.kind == "api_key" and actor.channel_code is not None and actor.channel_code != channel_code:
         raise PermissionDenied(
             f"this API key pushes orders for channel {actor.channel_code} only",
@@ -504,6 +533,8 @@ def capture(session: Session, actor: Principal, channel_code: str, data: OrderIn
     ]
     session.add_all(order_lines)
     session.flush()
+    session.info.setdefault("zt.order_lines", {})[order.id] = order_lines
+    session.info.setdefault("zt.fulfilments", {})[order.id] = []
     _event(
         session,
         actor,
@@ -594,7 +625,7 @@ def _apply_channel_status(
         order.channel_status = "paid"
         return ["paid"]
     if status == "cancelled":
-        shipped = sum(ln.shipped for ln in repo.lines(session, [order.id])[order.id])
+        shipped = sum(ln.shipped for ln in _lines(session, order))
         if shipped > 0 or order.status in ("completed",):
             _open_exception(
                 session,
@@ -616,7 +647,7 @@ def _apply_channel_status(
         return ["cancelled"]
     if status == "completed":
         if order.status in ("shipped", "delivered"):
-            for f in repo.fulfilments(session, [order.id])[order.id]:
+            for f in _fulfilments(session, order):
                 if f.status == "shipped":
                     _fulfilment_transition(session, actor, order, f, "delivered", "buyer confirmed receipt")
             _sync_status(session, actor, order)
@@ -667,7 +698,7 @@ def _mark_paid(
     )
     # A paid order's stock is held until it ships.
     lost = False
-    for f in repo.fulfilments(session, [order.id])[order.id]:
+    for f in _fulfilments(session, order):
         if f.status in repo.OPEN_FULFILMENT and f.reservation_id is not None:
             if inventory.reservation_status(session, f.reservation_id) == "active":
                 inventory.extend_reservation(session, SYSTEM, f.reservation_id, None)
@@ -683,8 +714,8 @@ def _mark_paid(
 
 def _unassigned(session: Session, order: Order) -> dict[int, int]:
     """{line_no: units not yet in a live fulfilment}."""
-    lines = repo.lines(session, [order.id])[order.id]
-    fulfilments = repo.fulfilments(session, [order.id])[order.id]
+    lines = _lines(session, order)
+    fulfilments = _fulfilments(session, order)
     live = [f.id for f in fulfilments if f.status not in ("rejected", "cancelled")]
     assigned: dict[int, int] = {}
     for fls in repo.fulfilment_lines(session, live).values():
@@ -771,8 +802,8 @@ def _route(
     need = _unassigned(session, order)
     if not need:
         return None
-    channel = channels_service.get_channel(session, order.channel_code)
-    by_no = {ln.line_no: ln for ln in repo.lines(session, [order.id])[order.id]}
+    channel = _channel(session, order.channel_code)
+    by_no = {ln.line_no: ln for ln in _lines(session, order)}
     sku_ids = sorted({by_no[n].sku_id for n in need})
     mode = order.delivery_mode
     for attempt in range(ROUTE_ATTEMPTS):
@@ -816,7 +847,7 @@ def _hold_plan(
     session: Session, actor: Principal, order: Order, plan: routing.Plan, by_no: dict[int, OrderLine], mode: str
 ) -> list[Fulfilment]:
     now = utcnow()
-    existing = len(repo.fulfilments(session, [order.id])[order.id])
+    existing = len(_fulfilments(session, order))
     ttl = None
     if order.payment_status == "unpaid" and order.pay_by is not None:
         ttl = max(1, int((order.pay_by - now).total_seconds()))
@@ -864,6 +895,7 @@ def _hold_plan(
         )
         made.append(f)
     session.flush()
+    _fulfilments(session, order).extend(made)
     return made
 
 
@@ -961,6 +993,7 @@ def _pos_sale(session: Session, actor: Principal, order: Order, lines: list[Orde
     )
     session.add(f)
     session.flush()
+    _fulfilments(session, order).append(f)
     session.add_all(
         FulfilmentLine(
             fulfilment_id=f.id,
@@ -1006,11 +1039,11 @@ def _visible(session: Session, principal: Principal, order: Order) -> bool:
         return True
     if order.store_location_id is not None and can_access_location(principal, order.store_location_id):
         return True
-    return any(can_access_location(principal, f.location_id) for f in repo.fulfilments(session, [order.id])[order.id])
+    return any(can_access_location(principal, f.location_id) for f in _fulfilments(session, order))
 
 
 def _fulfilment_of(session: Session, principal: Principal, order: Order, number: str) -> Fulfilment:
-    for f in repo.fulfilments(session, [order.id])[order.id]:
+    for f in _fulfilments(session, order):
         if f.number == number:
             ensure_location_access(principal, f.location_id)
             return f
@@ -1029,7 +1062,7 @@ def start_picking(session: Session, actor: Principal, fulfilment_number: str, bo
     if order.status == "cancelled":
         raise InvalidTransition(f"order {order.number} is cancelled", extra={"status": order.status})
     flines = repo.fulfilment_lines(session, [f.id])[f.id]
-    by_line = {ln.id: ln for ln in repo.lines(session, [order.id])[order.id]}
+    by_line = {ln.id: ln for ln in _lines(session, order)}
     skus = sku_refs_by_ids(session, [fl.sku_id for fl in flines])
     given = {p.line_no: p.serials for p in body.lines}
     problems: list[FieldProblem] = []
@@ -1083,7 +1116,7 @@ def ship(session: Session, actor: Principal, fulfilment_number: str, body: ShipI
     if order.payment_status == "unpaid" and order.delivery_mode != "click_collect":
         raise InvalidTransition(f"order {order.number} is not paid", extra={"status": order.status, "reason": "unpaid"})
     flines = repo.fulfilment_lines(session, [f.id])[f.id]
-    olines = {ln.id: ln for ln in repo.lines(session, [order.id])[order.id]}
+    olines = {ln.id: ln for ln in _lines(session, order)}
     skus = sku_refs_by_ids(session, [fl.sku_id for fl in flines])
     by_no = {olines[fl.order_line_id].line_no: fl for fl in flines}
     wanted: dict[int, int] = {}
@@ -1183,9 +1216,7 @@ def reject(session: Session, actor: Principal, fulfilment_number: str, reason: s
     _release(session, f, f"rejected: {reason}")
     f.reject_reason = reason[:255]
     _fulfilment_transition(session, actor, order, f, "rejected", reason)
-    excluded = frozenset(
-        x.location_id for x in repo.fulfilments(session, [order.id])[order.id] if x.status == "rejected"
-    )
+    excluded = frozenset(x.location_id for x in _fulfilments(session, order) if x.status == "rejected")
     _route(session, actor, order, trigger="reroute_rejected", exclude=excluded)
     _sync_status(session, actor, order)
     return order_out(session, actor, order)
@@ -1220,7 +1251,7 @@ def reroute(session: Session, actor: Principal, number: str, *, location_code: s
             raise ValidationFailed(
                 "unknown location", errors=[FieldProblem("body.location_code", "unknown_location", location_code)]
             ) from None
-    for f in repo.fulfilments(session, [order.id])[order.id]:
+    for f in _fulfilments(session, order):
         if f.status == "routed":
             _release(session, f, f"re-routed: {reason}")
             _fulfilment_transition(session, actor, order, f, "cancelled", f"re-routed by hand: {reason}")
@@ -1250,11 +1281,11 @@ def retry_routing(session: Session, actor: Principal, number: str) -> OrderOut:
 
 def _cancel(session: Session, actor: Principal, order: Order, reason: str) -> None:
     """Cancels whatever has not shipped; the order is cancelled when nothing shipped at all."""
-    for f in sorted(repo.fulfilments(session, [order.id])[order.id], key=lambda x: x.location_id):
+    for f in sorted(_fulfilments(session, order), key=lambda x: x.location_id):
         if f.status in repo.OPEN_FULFILMENT:
             _release(session, f, f"order cancelled: {reason}")
             _fulfilment_transition(session, actor, order, f, "cancelled", reason)
-    for ln in repo.lines(session, [order.id])[order.id]:
+    for ln in _lines(session, order):
         ln.cancelled = ln.quantity - ln.shipped
     order.cancel_reason = reason[:255]
     session.flush()
@@ -1270,10 +1301,10 @@ def cancel(session: Session, actor: Principal, number: str, reason: str) -> Orde
         raise InvalidTransition(
             f"order {order.number} is {order.status}: take a return instead", extra={"status": order.status}
         )
-    before = sum(ln.total_fen * ln.cancelled // ln.quantity for ln in repo.lines(session, [order.id])[order.id])
+    before = sum(ln.total_fen * ln.cancelled // ln.quantity for ln in _lines(session, order))
     _cancel(session, actor, order, reason)
     if order.payment_status in ("paid", "partially_refunded"):
-        lines = repo.lines(session, [order.id])[order.id]
+        lines = _lines(session, order)
         amount = sum(ln.total_fen * ln.cancelled // ln.quantity for ln in lines) - before
         if order.status == "cancelled":
             amount = order.paid_fen - order.refunded_fen
@@ -1313,7 +1344,7 @@ def _eligibility(session: Session, order: Order) -> ReturnEligibilityOut:
     deadline = order.delivered_at + timedelta(days=RETURN_WINDOW_DAYS) if order.delivered_at else None
     now = utcnow()
     out = []
-    for ln in repo.lines(session, [order.id])[order.id]:
+    for ln in _lines(session, order):
         left = ln.shipped - ln.returned - pending.get(ln.id, 0)
         if ln.shipped == 0:
             reason, left = "not_delivered", 0
@@ -1343,7 +1374,7 @@ def request_return(
 ) -> ReturnOut:
     order = _locked_order(session, actor, number)
     elig = {e.line_no: e for e in _eligibility(session, order).lines}
-    by_no = {ln.line_no: ln for ln in repo.lines(session, [order.id])[order.id]}
+    by_no = {ln.line_no: ln for ln in _lines(session, order)}
     problems = []
     seen = set()
     for i, rl in enumerate(lines):
@@ -1450,7 +1481,7 @@ def receive_return(
         ) from None
     ensure_location_access(actor, loc.id)
     rlines = repo.return_lines(session, [ret.id])[ret.id]
-    olines = {ln.id: ln for ln in repo.lines(session, [order.id])[order.id]}
+    olines = {ln.id: ln for ln in _lines(session, order)}
     by_no = {olines[rl.order_line_id].line_no: rl for rl in rlines}
     got = lines if lines is not None else [ReceiveLineIn(line_no=no, quantity=rl.quantity) for no, rl in by_no.items()]
     problems = []
@@ -1591,7 +1622,7 @@ def cancel_unpaid(session: Session, now: datetime, limit: int = 100) -> int:
         order = repo.order_by_id(session, order_id, for_update=True)
         if order is None or order.payment_status != "unpaid" or order.status in ("cancelled", "completed"):
             continue
-        if sum(ln.shipped for ln in repo.lines(session, [order.id])[order.id]):
+        if sum(ln.shipped for ln in _lines(session, order)):
             continue
         _cancel(session, SYSTEM, order, "not paid in time")
         n += 1
@@ -1632,8 +1663,8 @@ def _locations(session: Session, ids: Sequence[int | None]) -> dict[int, Locatio
 
 def order_out(session: Session, principal: Principal, order: Order, *, masker: Masker | None = None) -> OrderOut:
     m = masker or masker_for(principal)
-    lines = repo.lines(session, [order.id])[order.id]
-    fulfilments = repo.fulfilments(session, [order.id])[order.id]
+    lines = _lines(session, order)
+    fulfilments = _fulfilments(session, order)
     flines = repo.fulfilment_lines(session, [f.id for f in fulfilments])
     locs = _locations(
         session,
@@ -1843,7 +1874,7 @@ def order_refunds(session: Session, principal: Principal, number: str) -> list[R
 
 def _return_out(session: Session, ret: ReturnRequest, order: Order) -> ReturnOut:
     rlines = repo.return_lines(session, [ret.id])[ret.id]
-    olines = {ln.id: ln for ln in repo.lines(session, [order.id])[order.id]}
+    olines = {ln.id: ln for ln in _lines(session, order)}
     loc = _locations(session, [ret.location_id]).get(ret.location_id or -1)
     return ReturnOut(
         id=ret.id,
