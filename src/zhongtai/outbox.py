@@ -34,6 +34,27 @@ class OutboxEvent(Base):
     dispatched: Mapped[bool] = mapped_column(default=False)
 
 
+def new_event(
+    topic: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+    *,
+    channel_code: str | None = None,
+    at: datetime | None = None,
+) -> OutboxEvent:
+    """An event not yet in a session: for callers that add a verb's events in one batch."""
+    return OutboxEvent(
+        topic=topic,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        channel_code=channel_code,
+        payload=payload,
+        occurred_at=at or utcnow(),
+        dispatched=channel_code is None,
+    )
+
+
 def emit(
     session: Session,
     topic: str,
@@ -44,15 +65,7 @@ def emit(
     channel_code: str | None = None,
     at: datetime | None = None,
 ) -> OutboxEvent:
-    event = OutboxEvent(
-        topic=topic,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        channel_code=channel_code,
-        payload=payload,
-        occurred_at=at or utcnow(),
-        dispatched=channel_code is None,
-    )
+    event = new_event(topic, aggregate_type, aggregate_id, payload, channel_code=channel_code, at=at)
     session.add(event)
     return event
 

@@ -2345,11 +2345,13 @@ def reservation_status(session: Session, reservation_id: int) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class RoutingStock:
-    """What routing may take: {(location_id, sku_id): units} this channel may sell, and each
-    location's own safety stock (its minimum) for the same pairs."""
+    """What routing may take: {(location_id, sku_id): units} this channel may sell, each
+    location's own safety stock (its minimum) for the same pairs, and the channel's safety stock
+    there (what ``hold_stock`` must leave)."""
 
     sellable: dict[tuple[int, int], int]
     safety: dict[tuple[int, int], int]
+    channel_safety: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def routing_stock(session: Session, *, sku_ids: Sequence[int], channel_code: str | None) -> RoutingStock:
@@ -2368,6 +2370,7 @@ def routing_stock(session: Session, *, sku_ids: Sequence[int], channel_code: str
     channel_safety = repo.channel_safety(session, channel_code, avail.keys()) if channel_code else {}
     sellable: dict[tuple[int, int], int] = {}
     safety: dict[tuple[int, int], int] = {}
+    kept: dict[tuple[int, int], int] = {}
     for r in rows:
         sku_id, loc_id = int(r[0]), int(r[1])
         units = avail[(sku_id, loc_id)] - channel_safety.get((sku_id, loc_id), 0)
@@ -2375,7 +2378,88 @@ def routing_stock(session: Session, *, sku_ids: Sequence[int], channel_code: str
             sellable[(loc_id, sku_id)] = units
             if r[3]:
                 safety[(loc_id, sku_id)] = int(r[3])
-    return RoutingStock(sellable, safety)
+            if channel_safety.get((sku_id, loc_id)):
+                kept[(loc_id, sku_id)] = channel_safety[(sku_id, loc_id)]
+    return RoutingStock(sellable, safety, kept)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldLine:
+    """One line of ``hold_stock``: a resolved SKU and location (ids and codes), by quantity."""
+
+    sku_id: int
+    sku_code: str
+    location_id: int
+    location_code: str
+    quantity: int
+    # The channel's safety stock there: units the hold must leave (from ``routing_stock``).
+    channel_safety: int = 0
+
+
+def hold_stock(
+    session: Session,
+    actor: Principal,
+    *,
+    reference: str,
+    channel_code: str | None,
+    lines: Sequence[HoldLine],
+    ttl_s: int | None,
+) -> int:
+    """The order router's reservation: the same conditional UPDATEs (in the same lock order) as
+    ``reserve_stock``, for a caller that has already resolved the SKUs and locations, read the
+    stock and chosen a new, unique ``reference`` (a fulfilment number) — so without the lookups,
+    the early read and the idempotency check. All or nothing inside the caller's transaction
+    (run it in a savepoint); raises ``InsufficientStock`` listing every short line. Returns the
+    reservation id."""
+    now = utcnow()
+    res = Reservation(
+        reference=reference,
+        channel_code=channel_code,
+        status="active",
+        expires_at=now + timedelta(seconds=ttl_s) if ttl_s is not None else None,
+        created_at=now,
+        created_by=actor.name[:128],
+    )
+    session.add(res)
+    session.flush()
+    short = []
+    ordered = sorted(lines, key=lambda ln: (ln.location_id, ln.sku_id))
+    for ln in ordered:
+        if not repo.reserve_units(session, ln.sku_id, ln.location_id, ln.quantity, ln.channel_safety, now):
+            short.append(ln)
+    if short:
+        current = repo.balances(session, [(ln.sku_id, ln.location_id) for ln in short])
+        shortages = []
+        for ln in short:
+            row = current.get((ln.sku_id, ln.location_id))
+            sellable = max(0, row.available - ln.channel_safety) if row else 0
+            shortages.append(Shortage(ln.sku_code, ln.location_code, ln.quantity, sellable, ln.sku_id, ln.location_id))
+        raise InsufficientStock.of(shortages)
+    session.add_all(
+        ReservationLine(
+            reservation_id=res.id,
+            sku_id=ln.sku_id,
+            location_id=ln.location_id,
+            quantity=ln.quantity,
+            consumed=0,
+            serials=[],
+        )
+        for ln in ordered
+    )
+    record(
+        session,
+        actor,
+        "reservation.create",
+        "reservation",
+        res.id,
+        after={
+            "reference": reference,
+            "channel_code": channel_code,
+            "expires_at": res.expires_at,
+            "lines": [[ln.sku_code, ln.location_code, ln.quantity, []] for ln in ordered],
+        },
+    )
+    return res.id
 
 
 def locations_by_ids(session: Session, ids: Sequence[int]) -> dict[int, LocationOut]:

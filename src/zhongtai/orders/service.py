@@ -17,11 +17,12 @@ Contract (see docs/orders.md):
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -88,7 +89,7 @@ from zhongtai.orders.schemas import (
     StatusUpdateIn,
     TimelineEntryOut,
 )
-from zhongtai.outbox import emit
+from zhongtai.outbox import new_event
 from zhongtai.pagination import Page, SortKey, paginate
 
 SYSTEM = Principal.system("order-center")
@@ -136,6 +137,27 @@ def _fail(problems: list[FieldProblem], detail: str) -> None:
         raise ValidationFailed(f"{detail}: {len(problems)} problem(s)", errors=problems)
 
 
+# ================================================================ verbs and their events
+# A verb's timeline rows and outbox events are collected while it runs and added to the session
+# when it returns, so they are written in one batch per table (not one INSERT each).
+_PENDING = "zt.pending_events"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _verb(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(session, *args, **kwargs)
+        finally:
+            pending = session.info.pop(_PENDING, None)
+            if pending:
+                session.add_all(pending)
+
+    functools.update_wrapper(run, fn)
+    return run
+
+
 # ================================================================ per-transaction caches
 # One verb reads an order's lines, fulfilments and channel many times; they are loaded once per
 # session (the ORM objects stay live, so changes are seen) and extended when rows are added.
@@ -153,6 +175,19 @@ def _fulfilments(session: Session, order: Order) -> list[Fulfilment]:
     if order.id not in cache:
         cache[order.id] = repo.fulfilments(session, [order.id])[order.id]
     return cache[order.id]
+
+
+_FLINES = "zt.fulfilment_lines"
+
+
+def _fulfilment_lines(session: Session, fulfilment_ids: Sequence[int]) -> dict[int, list[FulfilmentLine]]:
+    cache: dict[int, list[FulfilmentLine]] = session.info.setdefault(_FLINES, {})
+    missing = [i for i in fulfilment_ids if i not in cache]
+    if missing:
+        found = repo.fulfilment_lines(session, missing)
+        for i in missing:
+            cache[i] = found.get(i, [])
+    return {i: cache[i] for i in fulfilment_ids}
 
 
 def _channel(session: Session, code: str) -> Channel:
@@ -180,7 +215,8 @@ def _event(
     at: datetime | None = None,
 ) -> None:
     at = at or utcnow()
-    session.add(
+    pending: list[Any] = session.info.setdefault(_PENDING, [])
+    pending.append(
         OrderEvent(
             order_id=order.id,
             at=at,
@@ -196,24 +232,25 @@ def _event(
         )
     )
     if topic:
-        emit(
-            session,
-            topic,
-            "order",
-            order.number,
-            {
-                "number": order.number,
-                "channel_code": order.channel_code,
-                "external_id": order.external_id,
-                "status": order.status,
-                "payment_status": order.payment_status,
-                "from": from_status,
-                "to": to_status,
-                "message": message,
-                **(data or {}),
-            },
-            channel_code=order.channel_code,
-            at=at,
+        pending.append(
+            new_event(
+                topic,
+                "order",
+                order.number,
+                {
+                    "number": order.number,
+                    "channel_code": order.channel_code,
+                    "external_id": order.external_id,
+                    "status": order.status,
+                    "payment_status": order.payment_status,
+                    "from": from_status,
+                    "to": to_status,
+                    "message": message,
+                    **(data or {}),
+                },
+                channel_code=order.channel_code,
+                at=at,
+            )
         )
 
 
@@ -450,6 +487,7 @@ def _check(session: Session, data: OrderIn) -> _Checked:
     return _Checked(data, skus, store, goods, discount + data.order_discount_fen, total)
 
 
+@_verb
 def intake(session: Session, actor: Principal, channel_code: str, payload: Any) -> IntakeResult:
     """A channel's order in its own shape: create it, or apply what it says now to the one we have."""
     channel = _channel_for(session, actor, channel_code)
@@ -457,6 +495,7 @@ def intake(session: Session, actor: Principal, channel_code: str, payload: Any) 
     return capture(session, actor, channel_code, data)
 
 
+@_verb
 def capture(session: Session, actor: Principal, channel_code: str, data: OrderIn) -> IntakeResult:
     channel = _channel_for(session, actor, channel_code)
     existing = repo.order_by_external(session, channel_code, data.external_id, for_update=True)
@@ -576,6 +615,7 @@ def _buyer_identifiers(order: Order) -> dict[str, Any]:
     return {"buyer": {k: v for k, v in ids.items() if v}, "total_fen": order.total_fen}
 
 
+@_verb
 def update_status(
     session: Session, actor: Principal, channel_code: str, external_id: str, body: StatusUpdateIn
 ) -> IntakeOut:
@@ -718,7 +758,7 @@ def _unassigned(session: Session, order: Order) -> dict[int, int]:
     fulfilments = _fulfilments(session, order)
     live = [f.id for f in fulfilments if f.status not in ("rejected", "cancelled")]
     assigned: dict[int, int] = {}
-    for fls in repo.fulfilment_lines(session, live).values():
+    for fls in _fulfilment_lines(session, live).values():
         for fl in fls:
             assigned[fl.order_line_id] = assigned.get(fl.order_line_id, 0) + fl.quantity
     out = {}
@@ -832,21 +872,45 @@ def _route(
             )
         savepoint = session.begin_nested()
         try:
-            made = _hold_plan(session, actor, order, plan, by_no, mode)
+            decision = RoutingDecision(
+                order_id=order.id,
+                at=utcnow(),
+                trigger=trigger,
+                method=plan.method,
+                cost_fen=plan.cost_fen,
+                legs=len(plan.legs),
+                explanation=plan.to_json(),
+                actor_name=actor.name[:128],
+            )
+            session.add(decision)
+            session.flush()
+            made = _hold_plan(session, order, plan, by_no, mode, stock.channel_safety, decision.id)
         except InsufficientStock:
             savepoint.rollback()
+            session.info.pop(_FLINES, None)  # rows of the rolled-back attempt
             if attempt == ROUTE_ATTEMPTS - 1:
                 raise
             continue
         savepoint.commit()
-        return _record_decision(session, actor, order, plan, made, trigger, by_no)
+        _fulfilments(session, order).extend(made)
+        _after_decision(session, actor, order, plan, decision, made, trigger, by_no)
+        return decision
     return None  # pragma: no cover - the loop returns or raises
 
 
 def _hold_plan(
-    session: Session, actor: Principal, order: Order, plan: routing.Plan, by_no: dict[int, OrderLine], mode: str
+    session: Session,
+    order: Order,
+    plan: routing.Plan,
+    by_no: dict[int, OrderLine],
+    mode: str,
+    kept: dict[tuple[int, int], int],
+    decision_id: int,
 ) -> list[Fulfilment]:
+    """One fulfilment and one reservation per leg. Raises InsufficientStock when a concurrent order
+    took the stock first; the caller rolls back to its savepoint and plans again."""
     now = utcnow()
+    codes = {ln.sku_id: ln.sku_code for ln in by_no.values()}
     existing = len(_fulfilments(session, order))
     ttl = None
     if order.payment_status == "unpaid" and order.pay_by is not None:
@@ -859,12 +923,22 @@ def _hold_plan(
         per_sku: dict[int, int] = {}
         for a in leg.assignments:
             per_sku[a.sku_id] = per_sku.get(a.sku_id, 0) + a.quantity
-        res = inventory.reserve_stock(
+        reservation_id = inventory.hold_stock(
             session,
             SYSTEM,
             reference=number,
             channel_code=order.channel_code,
-            lines=[ReserveLine(sku_id=s, location_id=leg.location_id, quantity=q) for s, q in sorted(per_sku.items())],
+            lines=[
+                inventory.HoldLine(
+                    sku_id=sku_id,
+                    sku_code=codes[sku_id],
+                    location_id=leg.location_id,
+                    location_code=leg.code,
+                    quantity=q,
+                    channel_safety=kept.get((leg.location_id, sku_id), 0),
+                )
+                for sku_id, q in sorted(per_sku.items())
+            ],
             ttl_s=ttl,
         )
         f = Fulfilment(
@@ -873,16 +947,17 @@ def _hold_plan(
             location_id=leg.location_id,
             kind=KIND_BY_MODE[mode],
             status="routed",
-            reservation_id=res.id,
+            reservation_id=reservation_id,
             transfer_to_location_id=leg.transfer_to_location_id,
             cost_fen=leg.cost_fen,
             eta_at=now + timedelta(hours=leg.eta_hours),
+            decision_id=decision_id,
             created_at=now,
             updated_at=now,
         )
         session.add(f)
         session.flush()
-        session.add_all(
+        flines = [
             FulfilmentLine(
                 fulfilment_id=f.id,
                 order_line_id=by_no[a.line_no].id,
@@ -892,36 +967,24 @@ def _hold_plan(
                 serials=[],
             )
             for a in leg.assignments
-        )
+        ]
+        session.add_all(flines)
+        session.info.setdefault(_FLINES, {})[f.id] = flines
         made.append(f)
     session.flush()
-    _fulfilments(session, order).extend(made)
     return made
 
 
-def _record_decision(
+def _after_decision(
     session: Session,
     actor: Principal,
     order: Order,
     plan: routing.Plan,
+    decision: RoutingDecision,
     made: list[Fulfilment],
     trigger: str,
     by_no: dict[int, OrderLine],
-) -> RoutingDecision:
-    decision = RoutingDecision(
-        order_id=order.id,
-        at=utcnow(),
-        trigger=trigger,
-        method=plan.method,
-        cost_fen=plan.cost_fen,
-        legs=len(plan.legs),
-        explanation=plan.to_json(),
-        actor_name=actor.name[:128],
-    )
-    session.add(decision)
-    session.flush()
-    for f in made:
-        f.decision_id = decision.id
+) -> None:
     codes = ", ".join(leg.code for leg in plan.legs)
     if made:
         if order.status == "created":
@@ -943,7 +1006,6 @@ def _record_decision(
         )
     else:
         _resolve_exceptions(session, actor, order, "no_stock", f"routed ({trigger})")
-    return decision
 
 
 # ================================================================ POS
@@ -1056,12 +1118,13 @@ def _order_of_fulfilment(session: Session, principal: Principal, fulfilment_numb
     return order, _fulfilment_of(session, principal, order, fulfilment_number)
 
 
+@_verb
 def start_picking(session: Session, actor: Principal, fulfilment_number: str, body: PickIn) -> OrderOut:
     """The store (or DC) accepts the work and picks it; serial-tracked units are scanned here."""
     order, f = _order_of_fulfilment(session, actor, fulfilment_number)
     if order.status == "cancelled":
         raise InvalidTransition(f"order {order.number} is cancelled", extra={"status": order.status})
-    flines = repo.fulfilment_lines(session, [f.id])[f.id]
+    flines = _fulfilment_lines(session, [f.id])[f.id]
     by_line = {ln.id: ln for ln in _lines(session, order)}
     skus = sku_refs_by_ids(session, [fl.sku_id for fl in flines])
     given = {p.line_no: p.serials for p in body.lines}
@@ -1100,6 +1163,7 @@ def start_picking(session: Session, actor: Principal, fulfilment_number: str, bo
     return order_out(session, actor, order)
 
 
+@_verb
 def pack(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut:
     order, f = _order_of_fulfilment(session, actor, fulfilment_number)
     _fulfilment_transition(session, actor, order, f, "packed")
@@ -1107,6 +1171,7 @@ def pack(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut
     return order_out(session, actor, order)
 
 
+@_verb
 def ship(session: Session, actor: Principal, fulfilment_number: str, body: ShipIn) -> OrderOut:
     """Hands the parcel to the carrier (or the rider, or the buyer at the counter): the held units
     become sales. ``lines`` ships part of the fulfilment; the rest stays packed."""
@@ -1115,7 +1180,7 @@ def ship(session: Session, actor: Principal, fulfilment_number: str, body: ShipI
         raise InvalidTransition(f"fulfilment {f.number} is {f.status}", extra={"status": f.status})
     if order.payment_status == "unpaid" and order.delivery_mode != "click_collect":
         raise InvalidTransition(f"order {order.number} is not paid", extra={"status": order.status, "reason": "unpaid"})
-    flines = repo.fulfilment_lines(session, [f.id])[f.id]
+    flines = _fulfilment_lines(session, [f.id])[f.id]
     olines = {ln.id: ln for ln in _lines(session, order)}
     skus = sku_refs_by_ids(session, [fl.sku_id for fl in flines])
     by_no = {olines[fl.order_line_id].line_no: fl for fl in flines}
@@ -1201,6 +1266,7 @@ def _merge_consume(lines: list[ConsumeLine]) -> list[ConsumeLine]:
     return list(merged.values())
 
 
+@_verb
 def deliver(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut:
     """Signed for (carrier callback), handed over by the rider, or collected at the store."""
     order, f = _order_of_fulfilment(session, actor, fulfilment_number)
@@ -1209,6 +1275,7 @@ def deliver(session: Session, actor: Principal, fulfilment_number: str) -> Order
     return order_out(session, actor, order)
 
 
+@_verb
 def reject(session: Session, actor: Principal, fulfilment_number: str, reason: str) -> OrderOut:
     """A store refuses the work (no staff, the unit is damaged): its stock goes back and the order
     is routed again, never to that store."""
@@ -1222,6 +1289,7 @@ def reject(session: Session, actor: Principal, fulfilment_number: str, reason: s
     return order_out(session, actor, order)
 
 
+@_verb
 def cancel_fulfilment(session: Session, actor: Principal, fulfilment_number: str, reason: str) -> OrderOut:
     """Ops withdraw a fulfilment (carrier problem, wrong warehouse): stock back, routed again."""
     order, f = _order_of_fulfilment(session, actor, fulfilment_number)
@@ -1237,6 +1305,7 @@ def _release(session: Session, f: Fulfilment, reason: str) -> None:
         inventory.release_reservation(session, SYSTEM, f.reservation_id, reason=f"{f.number} {reason}"[:255])
 
 
+@_verb
 def reroute(session: Session, actor: Principal, number: str, *, location_code: str | None, reason: str) -> OrderOut:
     """Manual re-route: every fulfilment not yet picked is withdrawn and the order routed again
     (to ``location_code`` when given, else by the router)."""
@@ -1268,6 +1337,7 @@ def reroute(session: Session, actor: Principal, number: str, *, location_code: s
     return order_out(session, actor, order)
 
 
+@_verb
 def retry_routing(session: Session, actor: Principal, number: str) -> OrderOut:
     order = _locked_order(session, actor, number)
     if order.status in ("cancelled", "completed"):
@@ -1293,6 +1363,7 @@ def _cancel(session: Session, actor: Principal, order: Order, reason: str) -> No
     _sync_status(session, actor, order, f"cancelled: {reason}")
 
 
+@_verb
 def cancel(session: Session, actor: Principal, number: str, reason: str) -> OrderOut:
     """Cancels the order (or, after a partial shipment, what has not shipped); a paid order gets a
     pending refund for what will not be delivered."""
@@ -1314,6 +1385,7 @@ def cancel(session: Session, actor: Principal, number: str, reason: str) -> Orde
     return order_out(session, actor, order)
 
 
+@_verb
 def complete(session: Session, actor: Principal, number: str) -> OrderOut:
     order = _locked_order(session, actor, number)
     if order.status != "delivered":
@@ -1369,6 +1441,7 @@ def _eligibility(session: Session, order: Order) -> ReturnEligibilityOut:
     )
 
 
+@_verb
 def request_return(
     session: Session, actor: Principal, number: str, lines: Sequence[ReturnLineIn], reason: str
 ) -> ReturnOut:
@@ -1447,6 +1520,7 @@ def _locked_return(session: Session, actor: Principal, number: str) -> tuple[Ret
     return ret, order
 
 
+@_verb
 def decide_return(session: Session, actor: Principal, number: str, *, approve: bool, reason: str = "") -> ReturnOut:
     ret, order = _locked_return(session, actor, number)
     if ret.status != "requested":
@@ -1465,6 +1539,7 @@ def decide_return(session: Session, actor: Principal, number: str, *, approve: b
     return _return_out(session, ret, order)
 
 
+@_verb
 def receive_return(
     session: Session, actor: Principal, number: str, *, location_code: str, lines: Sequence[ReceiveLineIn] | None
 ) -> ReturnOut:
@@ -1583,6 +1658,7 @@ def _apply_refund(order: Order, amount: int) -> None:
     order.payment_status = "refunded" if order.refunded_fen >= order.paid_fen else "partially_refunded"
 
 
+@_verb
 def settle_refund(
     session: Session, actor: Principal, refund_id: int, *, succeeded: bool, external_ref: str
 ) -> RefundOut:
@@ -1615,6 +1691,7 @@ def settle_refund(
 # ================================================================ schedules
 
 
+@_verb
 def cancel_unpaid(session: Session, now: datetime, limit: int = 100) -> int:
     """Unpaid orders past their hold: cancelled, stock released."""
     n = 0
@@ -1629,6 +1706,7 @@ def cancel_unpaid(session: Session, now: datetime, limit: int = 100) -> int:
     return n
 
 
+@_verb
 def retry_held(session: Session, limit: int = 50) -> int:
     """Orders waiting for stock: routed again (stock may have arrived)."""
     n = 0
@@ -1644,6 +1722,7 @@ def retry_held(session: Session, limit: int = 50) -> int:
     return n
 
 
+@_verb
 def auto_complete(session: Session, now: datetime, limit: int = 200) -> int:
     n = 0
     for order_id in repo.delivered_before_ids(session, now - timedelta(days=AUTO_COMPLETE_DAYS), limit):
@@ -1665,7 +1744,7 @@ def order_out(session: Session, principal: Principal, order: Order, *, masker: M
     m = masker or masker_for(principal)
     lines = _lines(session, order)
     fulfilments = _fulfilments(session, order)
-    flines = repo.fulfilment_lines(session, [f.id for f in fulfilments])
+    flines = _fulfilment_lines(session, [f.id for f in fulfilments])
     locs = _locations(
         session,
         [f.location_id for f in fulfilments]
@@ -1944,6 +2023,7 @@ def list_exceptions(
     )
 
 
+@_verb
 def resolve_exception(session: Session, actor: Principal, exception_id: int, resolution: str) -> ExceptionOut:
     exc = repo.exception(session, exception_id)
     if exc is None:
@@ -1976,7 +2056,7 @@ def fulfilment_queue(
         limit=limit,
     )
     orders = {o.id: o for o in (repo.order_by_id(session, f.order_id) for f in page.items) if o is not None}
-    flines = repo.fulfilment_lines(session, [f.id for f in page.items])
+    flines = _fulfilment_lines(session, [f.id for f in page.items])
     olines = repo.lines(session, list(orders))
     line_no = {ln.id: ln.line_no for lns in olines.values() for ln in lns}
     sku_code = {ln.id: ln.sku_code for lns in olines.values() for ln in lns}
