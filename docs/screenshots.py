@@ -7,17 +7,25 @@ SQLite database (or against a database URL as it is), logs in as the admin and a
 Debian's Chromium through Playwright (``apt-get install chromium fonts-noto-cjk``; never
 ``playwright install``). One PNG per page lands in the output folder. The run uploads a small
 catalog file to show a job page, so it never touches the original SQLite file.
+
+The order pages need orders: when the database has none (the demo loads none yet), the copy gets
+a fortnight of them first, made through the order service (``seed_orders``): every channel, every
+delivery mode, some picked, shipped and delivered, a cancellation, a return and a few exceptions.
+A database URL is only seeded with ``--seed-orders``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
@@ -82,6 +90,277 @@ def best_sku(page: Page) -> str | None:
     return code
 
 
+# ---------------------------------------------------------------- demo orders for the order pages
+
+# Delivery points (WGS-84) in the cities the demo has stores in.
+POINTS = (
+    ("上海市", "上海市", "黄浦区", "人民大道 200 号", 31.2304, 121.4737),
+    ("上海市", "上海市", "浦东新区", "世纪大道 100 号", 31.2353, 121.5055),
+    ("北京市", "北京市", "朝阳区", "建国路 88 号", 39.9087, 116.4605),
+    ("广东省", "广州市", "天河区", "天河路 385 号", 23.1322, 113.3240),
+    ("四川省", "成都市", "锦江区", "春熙路 1 号", 30.6570, 104.0817),
+    ("浙江省", "杭州市", "上城区", "湖滨路 28 号", 30.2580, 120.1650),
+    ("湖北省", "武汉市", "江汉区", "江汉路 118 号", 30.5810, 114.2880),
+    ("广东省", "深圳市", "福田区", "深南大道 6008 号", 22.5400, 114.0580),
+    ("江苏省", "南京市", "秦淮区", "中山南路 1 号", 32.0410, 118.7840),
+)
+# People's Square and Nanjing Road: within 3 km of the two Shanghai flagship stores.
+SH_NEAR = (("上海市", "上海市", "黄浦区", "南京东路 300 号", 31.2380, 121.4830),)
+BUYERS = (
+    ("13800138000", "张三"),
+    ("13912345678", "李四"),
+    ("13700001111", "王芳"),
+    ("18601234567", "刘洋"),
+    ("15900002222", "陈静"),
+    ("18812345678", "赵磊"),
+)
+CHANNEL_WEIGHTS = (("tmall", 30), ("jd", 30), ("web", 22), ("miniapp", 18))
+
+
+def _address(point: tuple[str, str, str, str, float, float], buyer: tuple[str, str]) -> dict[str, Any]:
+    province, city, district, street, lat, lon = point
+    return {
+        "name": buyer[1],
+        "phone": buyer[0],
+        "province": province,
+        "city": city,
+        "district": district,
+        "address": street,
+        "latitude": lat,
+        "longitude": lon,
+    }
+
+
+def seed_orders(url: str) -> int:
+    """A fortnight of orders through the order service, when the database has none. Returns how many."""
+    from zhongtai.auth.permissions import Role
+    from zhongtai.auth.principal import Principal
+    from zhongtai.catalog import service as catalog
+    from zhongtai.db import Database
+    from zhongtai.errors import DomainError
+    from zhongtai.inventory import service as inventory
+    from zhongtai.models_registry import import_all_models
+    from zhongtai.orders import service as orders
+    from zhongtai.orders.schemas import PickIn, ReturnLineIn, ShipIn, StatusUpdateIn
+
+    import_all_models()
+    system = Principal.system("screenshots")
+    db = Database(url)
+    rng = random.Random(20261111)
+    try:
+        with db.transaction(write=False) as s:
+            if orders.list_orders(s, system, limit=1).items:
+                return 0
+            stores = inventory.location_ids_by_codes(s, ["S-SH01", "S-SH02"])
+            held: dict[str, dict[str, int]] = {}
+            prices: dict[str, int] = {}
+            cursor: str | None = None
+            while True:
+                page = catalog.list_skus(s, lifecycle="on_sale", serial_tracked=False, cursor=cursor, limit=200)
+                for sku in page.items:
+                    rows = inventory.sku_availability(s, system, sku.code).locations
+                    held[sku.code] = {r.location_code: r.available for r in rows if r.available > 0}
+                    prices[sku.code] = sku.sale_price_fen
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        if not stores or not held:
+            return 0
+        ops = Principal("user", None, "陈思远（总部运营）", Role.OPS)
+        manager = Principal("user", None, "李娜（上海店长）", Role.STORE_MANAGER, store_ids=frozenset(stores.values()))
+        at_dc = [c for c, h in held.items() if h.get("DC-WH", 0) + h.get("RDC-EC", 0) >= 20]
+        at_sh01 = [c for c, h in held.items() if h.get("S-SH01", 0) >= 4]
+        at_sh02 = [c for c, h in held.items() if h.get("S-SH02", 0) >= 4]
+        # Units each SKU has where orders can ship from (DCs and stores), for an order that cannot be filled.
+        network = {c: sum(n for loc, n in h.items() if loc.startswith(("DC-", "RDC-", "S-"))) for c, h in held.items()}
+        scarce = sorted((c for c, n in network.items() if n > 0), key=lambda c: (network[c], c))
+        now = datetime.now(UTC)
+        made: list[tuple[str, str, datetime]] = []  # number, mode, placed
+
+        def intake(channel: str, body: dict[str, Any], actor: Principal = system) -> Any:
+            try:
+                with db.transaction() as s:
+                    out = orders.intake(s, actor, channel, body).out.order
+            except DomainError as exc:
+                print(f"  (seed order {body['external_id']} refused: {exc.detail})")
+                return None
+            if out is not None:
+                made.append((out.number, out.delivery_mode, datetime.fromisoformat(body["placed_at"])))
+            return out
+
+        def order_body(ext: str, skus: list[str], placed: datetime, **extra: Any) -> dict[str, Any]:
+            lines = [{"sku_code": c, "quantity": rng.choice((1, 1, 1, 2)), "unit_price_fen": prices[c]} for c in skus]
+            buyer = rng.choice(BUYERS)
+            body: dict[str, Any] = {
+                "external_id": ext,
+                "status": "paid",
+                "placed_at": placed.isoformat(),
+                "paid_at": (placed + timedelta(minutes=2)).isoformat(),
+                "lines": lines,
+                "buyer": {"phone": buyer[0], "name": buyer[1]},
+                "paid_fen": sum(ln["unit_price_fen"] * ln["quantity"] for ln in lines),
+            }
+            body.update(extra)
+            if body.get("delivery_mode", "express") in ("express", "same_city") and "address" not in body:
+                body["address"] = _address(rng.choice(POINTS), buyer)
+            if body["status"] != "paid":
+                body.pop("paid_fen")
+                body.pop("paid_at")
+            return body
+
+        def placed_on(days_ago: int) -> datetime:
+            return now - timedelta(days=days_ago, hours=rng.randint(0, 9), minutes=rng.randint(0, 59))
+
+        # Marketplace and own-shop parcels, more of them on recent days.
+        for i in range(46):
+            days_ago = min(13, int(rng.expovariate(0.18)))
+            channel = rng.choices([c for c, _ in CHANNEL_WEIGHTS], weights=[w for _, w in CHANNEL_WEIGHTS])[0]
+            skus = rng.sample(at_dc, k=rng.choice((1, 1, 2)))
+            intake(channel, order_body(f"{channel.upper()}-{202611000 + i}", skus, placed_on(days_ago)))
+        # 1-hour delivery in central Shanghai (Meituan), from a store within 3 km.
+        for i in range(9):
+            skus = [rng.choice(at_sh01)]
+            buyer = rng.choice(BUYERS)
+            body = order_body(
+                f"MT-{88000 + i}",
+                skus,
+                placed_on(rng.choice((0, 0, 1, 2, 3))),
+                delivery_mode="same_city",
+                address=_address(SH_NEAR[0], buyer),
+                promised_at=(now + timedelta(hours=rng.choice((2, 3, 4)))).isoformat(),
+            )
+            intake("meituan", body)
+        # Click & collect at the Huaihai Road store, some from its own shelf, one by transfer.
+        for i, sku in enumerate([*at_sh02[:3], *[c for c in at_dc if c not in at_sh02][:1]]):
+            intake(
+                "miniapp",
+                order_body(f"MP-CC-{i + 1}", [sku], placed_on(i), delivery_mode="click_collect", store_code="S-SH02"),
+            )
+        # Store sales at the till.
+        for i in range(6):
+            sku = rng.choice(at_sh01)
+            body = order_body(
+                f"POS-SH01-{i + 1:04d}", [sku], placed_on(rng.randint(0, 10)), delivery_mode="pos", store_code="S-SH01"
+            )
+            body["lines"][0]["quantity"] = 1
+            body["paid_fen"] = body["lines"][0]["unit_price_fen"]
+            intake("pos", body, manager)
+        # Exceptions: more than the network holds; a payment that does not match; a cancel after shipment.
+        if scarce:
+            sku = scarce[0]
+            body = order_body("JD-SHORT-1", [sku], placed_on(0))
+            body["lines"][0]["quantity"] = network[sku] + 3
+            body["paid_fen"] = body["lines"][0]["quantity"] * prices[sku]
+            intake("jd", body)
+        mismatch = intake("tmall", order_body("TM-PAY-1", [rng.choice(at_dc)], placed_on(0), status="created"))
+        if mismatch is not None:
+            with db.transaction() as s:
+                orders.update_status(
+                    s,
+                    system,
+                    "tmall",
+                    "TM-PAY-1",
+                    StatusUpdateIn(status="paid", paid_fen=max(1, mismatch.total_fen - 1000)),
+                )
+
+        # Work done on the older ones: picked, packed, shipped, signed for; one cancelled, one returned.
+        def step(fn: Any, *args: Any) -> None:
+            try:
+                with db.transaction() as s:
+                    fn(s, *args)
+            except DomainError as exc:
+                print(f"  (seed step {fn.__name__} refused: {exc.detail})")
+
+        for number, mode, placed in made:
+            if mode == "pos":
+                continue
+            age = (now - placed).days
+            with db.transaction(write=False) as s:
+                order = orders.get_order(s, system, number)
+            who = manager if all(f.location_code in stores for f in order.fulfilments) else ops
+            for f in order.fulfilments:
+                if f.status != "routed" or (age < 1 and mode != "same_city"):
+                    continue
+                if mode == "same_city" and age == 0 and rng.random() < 0.5:
+                    continue
+                step(orders.start_picking, who, f.number, PickIn())
+                if age >= 1 or mode == "same_city":
+                    step(orders.pack, who, f.number)
+                if age >= 2 or (mode == "same_city" and age >= 1):
+                    carrier = "美团骑手" if mode == "same_city" else rng.choice(("顺丰速运", "京东物流", "中通快递"))
+                    step(
+                        orders.ship,
+                        who,
+                        f.number,
+                        ShipIn(carrier=carrier, tracking_no=f"SF{rng.randint(10**11, 10**12)}"),
+                    )
+                if age >= 4:
+                    step(orders.deliver, system, f.number)
+        express = [n for n, m, p in made if m == "express" and (now - p).days == 0]
+        if express:
+            step(orders.cancel, ops, express[0], "买家下单后申请取消")
+        delivered = []
+        with db.transaction(write=False) as s:
+            for number, _mode, _placed in made:
+                o = orders.get_order(s, system, number)
+                if o.status == "delivered":
+                    delivered.append(o)
+        cs = Principal("user", None, "赵敏（客服）", Role.CS_AGENT)
+        reasons = ("七天无理由退货", "商品有划痕", "尺寸不合适")
+        for i, o in enumerate(delivered[:3]):
+            step(orders.request_return, cs, o.number, [ReturnLineIn(line_no=1, quantity=1)], reasons[i])
+            if i >= 1:
+                step(lambda s, number: orders.decide_return(s, ops, number, approve=True), f"{o.number}-R1")
+            if i == 2:
+                step(
+                    lambda s, number: orders.receive_return(s, ops, number, location_code="DC-WH", lines=None),
+                    f"{o.number}-R1",
+                )
+        shipped = [n for n, m, _ in made if m == "express"]
+        for number in shipped:
+            with db.transaction(write=False) as s:
+                o = orders.get_order(s, system, number)
+            if o.status == "shipped":
+                with db.transaction() as s:
+                    orders.update_status(
+                        s,
+                        system,
+                        o.channel_code,
+                        o.external_id,
+                        StatusUpdateIn(status="cancelled", reason="买家在平台申请退款"),
+                    )
+                break
+        return len(made)
+    finally:
+        db.dispose()
+
+
+def first_order(page: Page, base: str, query: str = "") -> str | None:
+    """The number of the first order on the list (with ``query``'s filters)."""
+    page.goto(f"{base}/orders{query}")
+    link = page.query_selector("#order-table a")
+    return (link.text_content() or "").strip() or None if link else None
+
+
+def orders_tour(page: Page, base: str, out: Path) -> None:
+    page.goto(f"{base}/orders")
+    shoot(page, out, "15-orders")
+    # A 1-hour delivery has the richest routing explanation: stores by distance, DCs left out.
+    number = first_order(page, base, "?mode=same_city") or first_order(page, base)
+    if number:
+        page.goto(f"{base}/orders/{number}")
+        shoot(page, out, "16-order")
+        page.goto(f"{base}/lang/en?next=/orders/{number}")
+        shoot(page, out, "17-order-en")
+        page.goto(f"{base}/lang/zh-CN?next=/")
+    page.goto(f"{base}/fulfilment-queue")
+    shoot(page, out, "18-fulfilment-queue")
+    page.goto(f"{base}/exceptions")
+    shoot(page, out, "19-exceptions")
+    page.goto(f"{base}/returns")
+    shoot(page, out, "20-returns")
+
+
 def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     shoot(page, out, "01-home")
     page.goto(f"{base}/catalog")
@@ -139,6 +418,10 @@ def manager_tour(page: Page, base: str, out: Path) -> None:
     shoot(page, out, "22-manager-locations")
     page.goto(f"{base}/locations/DC-WH")
     shoot(page, out, "23-manager-out-of-scope")
+    page.goto(f"{base}/fulfilment-queue")
+    shoot(page, out, "24-manager-fulfilment-queue")
+    page.goto(f"{base}/orders")
+    shoot(page, out, "25-manager-orders")
 
 
 def main() -> None:
@@ -153,6 +436,9 @@ def main() -> None:
     parser.add_argument("--admin", default="admin")
     parser.add_argument("--manager", default="manager_sh")
     parser.add_argument("--password", default=os.environ.get("ZHONGTAI_DEMO_PASSWORD", "demo1234"))
+    parser.add_argument(
+        "--seed-orders", action="store_true", help="also seed orders into a database URL (a copy is always seeded)"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
@@ -165,6 +451,9 @@ def main() -> None:
             copy = tmp / "screenshots.db"
             shutil.copy(args.database, copy)
             url = f"sqlite:///{copy}"
+        if "://" not in args.database or args.seed_orders:
+            seeded = seed_orders(url)
+            print(f"  seeded {seeded} demo orders" if seeded else "  (orders present: none seeded)")
         with ExitStack() as stack:
             # Background jobs run in the web process: the tour uploads a catalog file and waits for its job.
             env = {"ZHONGTAI_RUN_WORKER": "true", "ZHONGTAI_WORKER_POLL_S": "0.2"}
@@ -180,6 +469,7 @@ def main() -> None:
                 if not login(page, base, args.admin, args.password):
                     raise SystemExit(f"cannot log in as {args.admin}")
                 admin_tour(page, base, args.out, tmp)
+                orders_tour(page, base, args.out)
                 logout(page)
                 if login(page, base, args.manager, args.password):
                     manager_tour(page, base, args.out)

@@ -213,7 +213,10 @@ def _event(
     data: dict[str, Any] | None = None,
     topic: str | None = None,
     at: datetime | None = None,
+    outbox_data: dict[str, Any] | None = None,
 ) -> None:
+    """A timeline row (and, with ``topic``, an outbox event). ``outbox_data`` goes to the event
+    only: the buyer identifiers for the member center are not copied onto the timeline (PIPL)."""
     at = at or utcnow()
     pending: list[Any] = session.info.setdefault(_PENDING, [])
     pending.append(
@@ -247,6 +250,7 @@ def _event(
                     "to": to_status,
                     "message": message,
                     **(data or {}),
+                    **(outbox_data or {}),
                 },
                 channel_code=order.channel_code,
                 at=at,
@@ -581,7 +585,7 @@ def capture(session: Session, actor: Principal, channel_code: str, data: OrderIn
         "status",
         f"order received from {channel_code}",
         to_status="created",
-        data=_buyer_identifiers(order),
+        outbox_data=_buyer_identifiers(order),
         topic="order.created",
         at=now,
     )
@@ -1509,13 +1513,17 @@ def _line_refund(order: Order, line: OrderLine, quantity: int, lines: Iterable[O
     return (line.total_fen * quantity * paid_goods) // (line.quantity * goods_net)
 
 
-def _locked_return(session: Session, actor: Principal, number: str) -> tuple[ReturnRequest, Order]:
+def _locked_return(
+    session: Session, actor: Principal, number: str, *, any_store: bool = False
+) -> tuple[ReturnRequest, Order]:
+    """The return and its order, locked. ``any_store``: goods may be handed back at any store,
+    so a store user may receive another store's return (the receiving location is checked)."""
     ret = repo.return_by_number(session, number, for_update=True)
     if ret is None:
         raise not_found("return", number)
     order = repo.order_by_id(session, ret.order_id, for_update=True)
     assert order is not None
-    if not _visible(session, actor, order) and not actor.is_store_scoped:
+    if not _visible(session, actor, order) and not (any_store and actor.is_store_scoped):
         raise not_found("return", number)
     return ret, order
 
@@ -1545,7 +1553,7 @@ def receive_return(
 ) -> ReturnOut:
     """The goods are back, at any store or DC: restocked or scrapped, serials checked; a refund
     for the units received is created."""
-    ret, order = _locked_return(session, actor, number)
+    ret, order = _locked_return(session, actor, number, any_store=True)
     if ret.status not in ("requested", "approved"):
         raise InvalidTransition(f"return {ret.number} is {ret.status}", extra={"status": ret.status})
     try:

@@ -251,6 +251,102 @@ def hbar_chart(
     return "".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One stacked layer: a value per category (orders of one channel, day by day)."""
+
+    label: str
+    values: Sequence[Number]
+    color: str | None = None
+
+
+def stacked_bar_chart(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 260,
+    value_format: Formatter = _plain,
+    hrefs: Sequence[str | None] | None = None,
+    empty_message: str = "—",
+) -> str:
+    """Vertical bars stacked by series, the total above each bar, a legend on top."""
+    totals = [sum(float(s.values[i]) for s in series) for i in range(len(categories))]
+    if not categories or not series or max(totals, default=0) <= 0:
+        return _empty(width, height, title, "stacked-chart", empty_message)
+    colours = [s.color or PALETTE[i % len(PALETTE)] for i, s in enumerate(series)]
+    # Legend: one row, wrapping when the labels do not fit.
+    legend: list[tuple[float, float, int]] = []
+    lx, ly = 0.0, 12.0
+    for i, s in enumerate(series):
+        w = 16 + text_width(s.label, 12) + 14
+        if lx and lx + w > width:
+            lx, ly = 0.0, ly + 18
+        legend.append((lx, ly, i))
+        lx += w
+    ticks = nice_ticks(max(totals))
+    if all(float(v).is_integer() for s in series for v in s.values) and not ticks[1].is_integer():
+        # Counts (orders, parcels) step by whole numbers: 1, 2, 5, 10 …
+        step = next(m for m in (1, 2, 5, 10, 20, 50, 100) if m >= ticks[1])
+        ticks = [float(step * i) for i in range(math.ceil(max(totals) / step) + 1)]
+    top_value = ticks[-1]
+    left = max(36.0, max(text_width(value_format(t), 11) for t in ticks) + 12)
+    right, top, bottom = 8.0, ly + 22, 26.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / len(categories)
+    bar_w = min(40.0, slot * 0.64)
+    # Every label when they fit, else every second (the last one always: it is today).
+    step = 1 if max(text_width(c, 11) for c in categories) <= slot - 4 else 2
+    parts = [_svg_open(width, height, title, "stacked-chart")]
+    for x, y, i in legend:
+        parts.append(
+            f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" rx="2" fill="{colours[i]}"/>'
+            f'<text x="{_f(x + 16)}" y="{_f(y)}" font-size="12" fill="{INK}">{escape(series[i].label)}</text>'
+        )
+    for t in ticks:
+        y = top + plot_h - (t / top_value) * plot_h
+        parts.append(
+            f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - right)}" y2="{_f(y)}" stroke="{GRID}"/>'
+            f'<text x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{escape(value_format(t))}</text>"
+        )
+    baseline = top + plot_h
+    parts.append(
+        f'<line x1="{_f(left)}" y1="{_f(baseline)}" x2="{_f(width - right)}" y2="{_f(baseline)}" stroke="{AXIS}"/>'
+    )
+    last = len(categories) - 1
+    for c, category in enumerate(categories):
+        x = left + slot * c + (slot - bar_w) / 2
+        cx = x + bar_w / 2
+        y = baseline
+        marks = []
+        for i, s in enumerate(series):
+            value = float(s.values[c])
+            if value <= 0:
+                continue
+            h = value / top_value * plot_h
+            y -= h
+            tip = f"{category} · {s.label}: {value_format(value)}"
+            marks.append(
+                f'<g class="bar"><title>{escape(tip)}</title><rect x="{_f(x)}" y="{_f(y)}" width="{_f(bar_w)}" '
+                f'height="{_f(max(h, 0.5))}" fill="{colours[i]}"/></g>'
+            )
+        parts.append(_link("".join(marks), hrefs[c] if hrefs else None) if marks else "")
+        if totals[c] > 0:
+            parts.append(
+                f'<text x="{_f(cx)}" y="{_f(y - 4)}" text-anchor="middle" font-size="11" fill="{INK}">'
+                f"{escape(value_format(totals[c]))}</text>"
+            )
+        if (last - c) % step == 0:
+            parts.append(
+                f'<text x="{_f(cx)}" y="{_f(baseline + 16)}" text-anchor="middle" font-size="11" fill="{INK}">'
+                f"{escape(category)}</text>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _arc(cx: float, cy: float, r_out: float, r_in: float, start: float, end: float) -> str:
     """A ring segment from angle ``start`` to ``end`` (radians, 0 = 12 o'clock, clockwise)."""
     end = min(end, start + 2 * math.pi - 1e-4)  # a full circle cannot be one arc

@@ -132,3 +132,34 @@ def test_idempotency_key_replays_the_answer(client: TestClient, db: Database) ->
     assert a.status_code == b.status_code == 201
     assert b.headers.get("Idempotent-Replayed") == "true"
     assert _count(db, Order) == 1
+
+
+def test_timeline_keeps_no_buyer_identifiers(client: TestClient, db: Database) -> None:
+    build(db)
+    h = key_headers(make_key(db, "integrator", channel_code="web"))
+    number = client.post(PUSH.format("web"), json=web_order("A6", ("P1-BLK", 1)), headers=h).json()["order"]["number"]
+    ops = key_headers(make_key(db, "ops", name="ops"))
+    timeline = client.get(f"/api/v1/orders/{number}/timeline", headers=ops)
+    assert timeline.status_code == 200
+    assert "13800138000" not in timeline.text
+
+
+def test_another_store_may_receive_a_return_but_not_decide_it(client: TestClient, db: Database) -> None:
+    from tests.factories import SYSTEM, console_login, make_user
+    from zhongtai.orders import service
+    from zhongtai.orders.schemas import ReturnLineIn, ShipIn
+
+    w = build(db)
+    with db.transaction() as s:
+        order = service.intake(s, SYSTEM, "web", web_order("A7", ("P1-BLK", 1), mode="same_city")).out.order
+        assert order is not None
+        service.ship(s, SYSTEM, order.fulfilments[0].number, ShipIn())
+        service.deliver(s, SYSTEM, order.fulfilments[0].number)
+        ret = service.request_return(s, SYSTEM, order.number, [ReturnLineIn(line_no=1, quantity=1)], "wrong colour")
+    make_user(db, "bj01", "store_manager", [w.locations["S-BJ-01"]])
+    csrf = console_login(client, "bj01")
+    assert client.post(f"/api/v1/returns/{ret.number}/approve", headers=csrf).status_code == 404
+    got = client.post(f"/api/v1/returns/{ret.number}/receive", json={"location_code": "S-BJ-01"}, headers=csrf)
+    assert got.status_code == 200, got.text
+    assert got.json()["status"] == "received"
+    assert got.json()["location_code"] == "S-BJ-01"
