@@ -1,7 +1,11 @@
 """Loads the demo retailer through the services, exactly as an operator would build it.
 
 Every row goes through a service verb (validation and audit included); the demo never touches a
-model or a repository (an import-linter contract says so). The whole load is one transaction:
+model or a repository (an import-linter contract says so). The one exception is the two years of
+order history and the stock ledger behind it (``history_loader``): tens of thousands of finished
+orders would take half an hour through the order service, so they are inserted in bulk, already
+consistent (the ledger check below still runs over them); today's live orders go through the
+order service again (``live_orders``). See ``docs/demo.md``. The whole load is one transaction:
 a load that fails half way leaves nothing behind, so ``--if-empty`` never mistakes a broken load
 for a finished one.
 
@@ -19,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -32,10 +37,13 @@ from zhongtai.catalog import service as catalog_service
 from zhongtai.catalog.schemas import CategoryNode
 from zhongtai.channels import service as channel_service
 from zhongtai.db import Database, utcnow
+from zhongtai.demo import history_loader, live_orders
 from zhongtai.demo.catalog_data import CatalogPlan, Scale
 from zhongtai.demo.network_data import NetworkPlan
+from zhongtai.demo.order_history import OrderHistory, beijing_date, build_order_history
 from zhongtai.demo.plan import SCALES, DemoPlan, build_demo_plan
 from zhongtai.demo.stock_data import OPENING_BALANCE_REASON
+from zhongtai.demo.stock_history import build_stock_history
 from zhongtai.errors import Conflict, PermissionDenied, ValidationFailed
 from zhongtai.inventory import service as inventory_service
 from zhongtai.inventory.schemas import LocationIn, StockLineIn
@@ -87,11 +95,18 @@ def load_demo(
     console: Console | None = None,
     settings: Settings,
     credentials_path: Path | None = None,
+    history: bool = True,
+    today: date | None = None,
 ) -> DemoSummary:
     """Loads the demo for ``seed`` at ``scale`` (small | full) into an empty database.
 
     ``if_empty``: when any location or SKU exists, do nothing (``make run`` calls it every time).
     Without it, a non-empty database is a ``DemoNotEmpty`` error: the demo's codes would clash.
+
+    ``history``: two years of orders on every channel ending yesterday (``today``: the load's
+    date in Beijing unless given), the stock ledger that goes with them and a few dozen live
+    orders in every state (see ``order_history``). Without it the stock is one opening receipt
+    per SKU × location, as an operator would key it in, and there are no orders.
     """
     out = console or Console(quiet=True)
     if settings.is_production:
@@ -113,12 +128,18 @@ def load_demo(
                 "(or pass --if-empty to skip)"
             )
         loader = _Loader(session, plan, settings.demo_password, out)
-        with loader.progress():
+        with loader.progress(history=history):
             loader.reference_data()
             loader.catalog()
             loader.safety_stock()
-            loader.stock()
+            if history:
+                loader.history_stock(today or beijing_date(utcnow()))
+            else:
+                loader.stock()
             loader.transfers()
+            if history:
+                loader.history_orders()
+                loader.live_orders()
         mismatches = inventory_service.check_ledger(session)
         if mismatches:  # the services broke an invariant; refuse to commit a corrupt demo
             raise RuntimeError(f"demo stock does not match its ledger: {mismatches[:5]}")
@@ -162,18 +183,26 @@ class _Loader:
         self.api_key: str | None = None
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self.order_history: OrderHistory | None = None
 
     # ------------------------------------------------------------ progress
 
     @contextmanager
-    def progress(self) -> Iterator[None]:
+    def progress(self, *, history: bool = False) -> Iterator[None]:
         catalog, network, stock = self.plan.catalog, self.plan.network, self.plan.stock
-        steps = {
+        steps: dict[str, tuple[str, int | None]] = {
             "reference": ("渠道、门店与用户 channels, locations, users", _reference_steps(catalog, network)),
             "catalog": ("商品 catalog", len(catalog.spus) + 2 * len(catalog.skus)),
             "safety": ("安全库存 safety stock", len(stock.safety_stock) + len(stock.channel_safety)),
             "stock": ("期初库存与调拨 opening stock, transfers", len(stock.receipts) + len(stock.transfers)),
         }
+        if history:
+            steps["generate"] = ("生成两年订单 generating two years of orders", 2)
+            # Totals known once the history is generated.
+            steps["stock"] = ("库存流水与调拨 stock ledger, transfers", None)
+            steps["orders"] = ("历史订单 order history", None)
+            steps["live"] = ("今日订单 today's orders", sum(n for _, n in live_orders.scenario_counts(self.plan.scale)))
+            steps = {k: steps[k] for k in ("reference", "catalog", "safety", "generate", "stock", "orders", "live")}
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -189,6 +218,10 @@ class _Loader:
     def _advance(self, task: str, n: int = 1) -> None:
         if self._progress is not None:
             self._progress.advance(self._tasks[task], n)
+
+    def _total(self, task: str, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._tasks[task], total=total)
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -396,7 +429,45 @@ class _Loader:
                 self._advance("stock", len(lines))
         self._count("receipt_lines", len(stock.receipts))
         self._count("units_received", sum(r.quantity for r in stock.receipts))
+        self._count("units_on_hand", sum(r.quantity for r in stock.receipts))
         self._count("serial_numbers", sum(len(r.serials) for r in stock.receipts))
+
+    def history_stock(self, today: date) -> None:
+        """Instead of ``stock``: two years of orders generated, and the stock ledger that goes
+        with them written in bulk; it ends at the same balances and serials as ``stock``."""
+        plan = self.plan
+        orders = build_order_history(plan.seed, plan.catalog, plan.network, plan.stock, today)
+        self._advance("generate")
+        ledger = build_stock_history(orders, plan.catalog, plan.network, plan.stock)
+        self._advance("generate")
+        self.order_history = orders
+        self._total("stock", len(ledger.movements) + len(ledger.serials) + len(plan.stock.transfers))
+        self._total("orders", len(orders.orders))
+        counts = history_loader.write_stock_history(self.session, ledger, lambda n: self._advance("stock", n))
+        for key, n in counts.items():
+            self._count(key, n)
+        # What the operator's opening receipts would have been: the stock the demo starts with.
+        self._count("receipt_lines", len(plan.stock.receipts))
+        self._count("units_on_hand", sum(r.quantity for r in plan.stock.receipts))
+        self._count("serial_numbers", sum(len(r.serials) for r in plan.stock.receipts))
+        self._count("history_returns_scrapped", ledger.returns_scrapped)
+
+    def history_orders(self) -> None:
+        assert self.order_history is not None, "history_stock first"
+        counts = history_loader.write_order_history(
+            self.session, self.order_history, lambda n: self._advance("orders", n)
+        )
+        for key, n in counts.items():
+            self._count(f"history_{key}", n)
+
+    def live_orders(self) -> None:
+        assert self.order_history is not None, "history_stock first"
+        live = live_orders.LiveOrders(self.session, ACTOR, self.plan, self.order_history, utcnow())
+        result = live.run(live_orders.scenario_counts(self.plan.scale), lambda n: self._advance("live", n))
+        self._count("live_orders", result.total)
+        self._count("live_orders_failed", len(result.failed))
+        for problem in result.failed[:5]:
+            self.out.print(f"[yellow]demo: a live order was left out: {problem}[/yellow]")
 
     def safety_stock(self) -> None:
         """Before the receipts: setting a safety stock creates the balance row, so that the
@@ -502,10 +573,16 @@ def print_summary(out: Console, summary: DemoSummary) -> None:
     out.print(
         f"[green]demo loaded[/green] (seed {summary.seed}, {summary.scale}) in {summary.seconds:.1f} s: "
         f"{c.get('skus', 0)} SKUs in {c.get('spus', 0)} products, {c.get('locations_store', 0)} stores, "
-        f"{c.get('locations', 0)} locations, {c.get('units_received', 0):,} units "
+        f"{c.get('locations', 0)} locations, {c.get('units_on_hand', 0):,} units "
         f"({c.get('serial_numbers', 0):,} serial numbers), {c.get('transfers', 0)} transfers, "
         f"{c.get('below_safety_stock', 0)} lines below safety stock"
     )
+    if c.get("history_orders"):
+        out.print(
+            f"order history: {c['history_orders']:,} orders ({c.get('history_order_lines', 0):,} lines, "
+            f"{c.get('history_returns', 0):,} returns) over two years, "
+            f"{c.get('history_movements', 0):,} stock movements"
+        )
     table = Table(title="演示账号 demo users", show_lines=False)
     for column in ("username", "password", "role", "stores"):
         table.add_column(column)

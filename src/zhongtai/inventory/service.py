@@ -1239,39 +1239,60 @@ def _close(
     session: Session, actor: Principal, res: Reservation, lines: list[ReservationLine], status: str, reason: str
 ) -> None:
     """Gives back every unit still held (in the fixed order) and closes the reservation."""
+    _close_many(session, actor, [(res, lines)], status, reason)
+
+
+def _close_many(
+    session: Session,
+    actor: Principal,
+    items: Sequence[tuple[Reservation, list[ReservationLine]]],
+    status: str,
+    reason: str,
+) -> None:
+    """Closes several reservations at once. The units are given back per SKU × location in the
+    one global (location, SKU) order, so a batch (the expiry schedule) takes balance locks in the
+    same order as every other verb and cannot deadlock with them."""
     now = utcnow()
-    for ln in sorted(lines, key=lambda x: (x.location_id, x.sku_id)):
-        left = ln.quantity - ln.consumed
-        if left <= 0:
-            continue
-        if not repo.unreserve_units(session, ln.sku_id, ln.location_id, left, now):
+    held: dict[tuple[int, int], int] = {}
+    for _res, lines in items:
+        for ln in lines:
+            left = ln.quantity - ln.consumed
+            if left > 0:
+                held[(ln.location_id, ln.sku_id)] = held.get((ln.location_id, ln.sku_id), 0) + left
+    for (location_id, sku_id), quantity in sorted(held.items()):
+        if not repo.unreserve_units(session, sku_id, location_id, quantity, now):
             # Cannot happen while the invariant holds; refuse rather than corrupt the balance.
-            raise Conflict("reserved stock is lower than the reservation holds", extra={"reservation_id": res.id})
-    for ln in lines:
-        if ln.serials:
-            repo.move_serials(
-                session,
-                ln.sku_id,
-                [str(s) for s in ln.serials],
-                from_states=("reserved",),
-                reservation_id=res.id,
-                to_state="in_stock",
-                set_reservation_id=None,
-                now=now,
+            raise Conflict(
+                "reserved stock is lower than the reservations hold",
+                extra={"reservation_ids": [res.id for res, _ in items]},
             )
-    res.status = status
-    res.closed_at = now
-    res.close_reason = reason[:255]
+    for res, lines in items:
+        for ln in lines:
+            if ln.serials:
+                repo.move_serials(
+                    session,
+                    ln.sku_id,
+                    [str(s) for s in ln.serials],
+                    from_states=("reserved",),
+                    reservation_id=res.id,
+                    to_state="in_stock",
+                    set_reservation_id=None,
+                    now=now,
+                )
+        res.status = status
+        res.closed_at = now
+        res.close_reason = reason[:255]
     session.flush()
-    record(
-        session,
-        actor,
-        f"reservation.{'release' if status == 'released' else status}",
-        "reservation",
-        res.id,
-        before={"status": "active"},
-        after={"status": status, "reason": reason},
-    )
+    for res, _lines in items:
+        record(
+            session,
+            actor,
+            f"reservation.{'release' if status == 'released' else status}",
+            "reservation",
+            res.id,
+            before={"status": "active"},
+            after={"status": status, "reason": reason},
+        )
 
 
 def release_reservation(session: Session, actor: Principal, reservation_id: int, reason: str = "") -> ReservationOut:
@@ -1435,15 +1456,16 @@ def _expire_batch(session: Session, now: datetime, limit: int | None) -> int:
 
 def _expire_batch_counted(session: Session, now: datetime, limit: int) -> tuple[int, int]:
     ids = repo.due_reservation_ids(session, now, limit)
-    done = 0
+    due = []
     for rid in ids:
         res = repo.reservation(session, rid, for_update=True, skip_locked=True)
         if res is None or res.status != "active" or res.expires_at is None or res.expires_at > now:
             continue
-        lines = repo.reservation_lines(session, [res.id])[res.id]
-        _close(session, EXPIRY_ACTOR, res, lines, "expired", "expired")
-        done += 1
-    return done, len(ids)
+        due.append(res)
+    lines = repo.reservation_lines(session, [res.id for res in due])
+    if due:
+        _close_many(session, EXPIRY_ACTOR, [(res, lines[res.id]) for res in due], "expired", "expired")
+    return len(due), len(ids)
 
 
 # ================================================================ transfers

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
@@ -29,6 +29,16 @@ from zhongtai.orders.models import (
 
 OPEN_FULFILMENT = ("routed", "picking", "packed")
 ACTIVE_FULFILMENT = ("routed", "picking", "packed", "shipped", "delivered")
+
+
+def lock_external_id(session: Session, channel_code: str, external_id: str) -> None:
+    """Serialises everything about one (channel, external id) until the transaction ends: a
+    status that arrives while the order itself is being captured is either seen by the capture
+    or parked before it looks (PostgreSQL advisory lock; SQLite has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"order:{channel_code}:{external_id}"}
+        )
 
 
 def order_by_external(

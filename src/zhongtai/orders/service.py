@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -502,6 +503,7 @@ def intake(session: Session, actor: Principal, channel_code: str, payload: Any) 
 @_verb
 def capture(session: Session, actor: Principal, channel_code: str, data: OrderIn) -> IntakeResult:
     channel = _channel_for(session, actor, channel_code)
+    repo.lock_external_id(session, channel_code, data.external_id)
     existing = repo.order_by_external(session, channel_code, data.external_id, for_update=True)
     if existing is not None:
         done = _apply_channel_status(session, actor, existing, data.status, paid_fen=data.paid_fen, at=data.paid_at)
@@ -630,6 +632,7 @@ def update_status(
         raise ValidationFailed(
             "unknown status", errors=[FieldProblem("body.status", "unknown_status", f"{body.status!r}")]
         )
+    repo.lock_external_id(session, channel_code, external_id)
     order = repo.order_by_external(session, channel_code, external_id, for_update=True)
     if order is None:
         session.add(
@@ -857,9 +860,15 @@ def _route(
             candidates = [c for c in candidates if c.location_id == force_location_id]
         request = _request(order, need, by_no, exclude, mode)
         plan = routing.route(request, candidates, routing.Stock(stock.sellable, stock.safety))
-        if mode == "same_city" and not plan.legs:
+        if mode == "same_city" and plan.unfilled:
             # No store within 3 km has it: deliver by express instead of not at all.
-            _event(session, actor, order, "routing", "no store within 3 km can deliver in 1 hour: shipping by express")
+            _event(
+                session,
+                actor,
+                order,
+                "routing",
+                "no store within 3 km can deliver all of it in 1 hour: shipping by express",
+            )
             mode = "express"
             request = _request(order, need, by_no, exclude, mode)
             candidates = _candidates(session, order, stock, channel.ship_from_store)
@@ -892,9 +901,23 @@ def _route(
         except InsufficientStock:
             savepoint.rollback()
             session.info.pop(_FLINES, None)  # rows of the rolled-back attempt
-            if attempt == ROUTE_ATTEMPTS - 1:
+            if attempt < ROUTE_ATTEMPTS - 1:
+                continue
+            if reject_if_short:
                 raise
-            continue
+            # Concurrent orders kept taking the stock this plan wanted: wait for the next retry.
+            missing = [{"line_no": n, "sku_code": by_no[n].sku_code, "missing": q} for n, q in sorted(need.items())]
+            _open_exception(
+                session,
+                actor,
+                order,
+                order.channel_code,
+                order.external_id,
+                "no_stock",
+                "the stock was taken by concurrent orders while routing; it will be routed again",
+                missing=missing,
+            )
+            return None
         savepoint.commit()
         _fulfilments(session, order).extend(made)
         _after_decision(session, actor, order, plan, decision, made, trigger, by_no)
@@ -1305,8 +1328,11 @@ def cancel_fulfilment(session: Session, actor: Principal, fulfilment_number: str
 
 
 def _release(session: Session, f: Fulfilment, reason: str) -> None:
+    """Gives the fulfilment's held stock back; nothing to do when its hold already expired (the
+    expiry schedule may get there between our read and the release)."""
     if f.reservation_id is not None and inventory.reservation_status(session, f.reservation_id) == "active":
-        inventory.release_reservation(session, SYSTEM, f.reservation_id, reason=f"{f.number} {reason}"[:255])
+        with suppress(InvalidTransition):
+            inventory.release_reservation(session, SYSTEM, f.reservation_id, reason=f"{f.number} {reason}"[:255])
 
 
 @_verb
@@ -1699,46 +1725,65 @@ def settle_refund(
 # ================================================================ schedules
 
 
+def unpaid_due(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    return repo.unpaid_due_ids(session, now, limit)
+
+
+def held_orders(session: Session, limit: int = 50) -> list[int]:
+    return repo.held_order_ids(session, limit)
+
+
+def delivered_due(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    return repo.delivered_before_ids(session, now - timedelta(days=AUTO_COMPLETE_DAYS), limit)
+
+
 @_verb
+def cancel_unpaid_order(session: Session, order_id: int, now: datetime) -> bool:
+    """An unpaid order past its hold: cancelled, stock released. False when no longer due."""
+    order = repo.order_by_id(session, order_id, for_update=True)
+    if order is None or order.payment_status != "unpaid" or order.status in ("cancelled", "completed"):
+        return False
+    if order.pay_by is None or order.pay_by > now or any(ln.shipped for ln in _lines(session, order)):
+        return False
+    _cancel(session, SYSTEM, order, "not paid in time")
+    return True
+
+
+@_verb
+def retry_order(session: Session, order_id: int) -> bool:
+    """An order waiting for stock, routed again; True when something was routed."""
+    order = repo.order_by_id(session, order_id, for_update=True)
+    if order is None or order.status in ("cancelled", "completed"):
+        return False
+    try:
+        decision = _route(session, SYSTEM, order, trigger="retry")
+    except InsufficientStock:
+        return False
+    return bool(decision and decision.legs)
+
+
+@_verb
+def auto_complete_order(session: Session, order_id: int, now: datetime) -> bool:
+    order = repo.order_by_id(session, order_id, for_update=True)
+    if order is None or order.status != "delivered" or order.delivered_at is None:
+        return False
+    if order.delivered_at > now - timedelta(days=AUTO_COMPLETE_DAYS):
+        return False
+    _transition(session, SYSTEM, order, "completed", f"no complaint within {AUTO_COMPLETE_DAYS} days")
+    return True
+
+
 def cancel_unpaid(session: Session, now: datetime, limit: int = 100) -> int:
-    """Unpaid orders past their hold: cancelled, stock released."""
-    n = 0
-    for order_id in repo.unpaid_due_ids(session, now, limit):
-        order = repo.order_by_id(session, order_id, for_update=True)
-        if order is None or order.payment_status != "unpaid" or order.status in ("cancelled", "completed"):
-            continue
-        if sum(ln.shipped for ln in _lines(session, order)):
-            continue
-        _cancel(session, SYSTEM, order, "not paid in time")
-        n += 1
-    return n
+    """Every due unpaid order, in the caller's transaction (the schedule uses one per order)."""
+    return sum(1 for i in unpaid_due(session, now, limit) if cancel_unpaid_order(session, i, now))
 
 
-@_verb
 def retry_held(session: Session, limit: int = 50) -> int:
-    """Orders waiting for stock: routed again (stock may have arrived)."""
-    n = 0
-    for order_id in repo.held_order_ids(session, limit):
-        order = repo.order_by_id(session, order_id, for_update=True)
-        if order is None or order.status in ("cancelled", "completed"):
-            continue
-        try:
-            decision = _route(session, SYSTEM, order, trigger="retry")
-        except InsufficientStock:
-            continue
-        n += 1 if decision and decision.legs else 0
-    return n
+    return sum(1 for i in held_orders(session, limit) if retry_order(session, i))
 
 
-@_verb
 def auto_complete(session: Session, now: datetime, limit: int = 200) -> int:
-    n = 0
-    for order_id in repo.delivered_before_ids(session, now - timedelta(days=AUTO_COMPLETE_DAYS), limit):
-        order = repo.order_by_id(session, order_id, for_update=True)
-        if order is not None and order.status == "delivered":
-            _transition(session, SYSTEM, order, "completed", f"no complaint within {AUTO_COMPLETE_DAYS} days")
-            n += 1
-    return n
+    return sum(1 for i in delivered_due(session, now, limit) if auto_complete_order(session, i, now))
 
 
 # ================================================================ queries
