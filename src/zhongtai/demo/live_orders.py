@@ -29,6 +29,7 @@ from zhongtai.demo.order_history import Customer, OrderHistory, point_near, stre
 from zhongtai.demo.plan import DemoPlan
 from zhongtai.errors import DomainError
 from zhongtai.inventory import service as inventory_service
+from zhongtai.orders import adapters
 from zhongtai.orders import service as order_service
 from zhongtai.orders.schemas import (
     OrderOut,
@@ -103,6 +104,7 @@ class LiveOrders:
         self.drafts = [s for s in plan.catalog.skus if s.lifecycle == "draft"]
         self.picked: set[str] = set()
         self.n = 0
+        self.adapters = {c.code: c.adapter for c in plan.network.channels}
 
     # ------------------------------------------------------------ running
 
@@ -221,9 +223,15 @@ class LiveOrders:
             }
         if store is not None:
             body["store_code"] = store.code
-        result = order_service.intake(self.session, self.actor, channel, body)
+        result = order_service.intake(self.session, self.actor, channel, self._shaped(channel, body))
         assert result.out.order is not None
         return result.out.order
+
+    def _shaped(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The payload as the channel sends it: Tmall pushes TOP-style trades."""
+        if self.adapters.get(channel) == "marketplace":
+            return adapters.to_marketplace(adapters.from_zhongtai(body))
+        return body
 
     def _refresh(self, order: OrderOut) -> OrderOut:
         return order_service.get_order(self.session, self.actor, order.number)
@@ -352,7 +360,7 @@ class LiveOrders:
             ],
             "address": order.address.model_dump(),
         }
-        order_service.intake(self.session, self.actor, "tmall", body)
+        order_service.intake(self.session, self.actor, "tmall", self._shaped("tmall", body))
 
     def _delivered_for_return(self) -> OrderOut:
         return self._through(self._order(self._online(), self._basket(serial=False), hours_ago=72), "delivered")

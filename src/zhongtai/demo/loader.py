@@ -234,7 +234,14 @@ class _Loader:
         for ch in network.channels:
             if ch.code in missing:
                 channel_service.create_channel(
-                    s, ACTOR, code=ch.code, name=ch.name, name_en=ch.name_en, kind=ch.kind, platform=ch.platform
+                    s,
+                    ACTOR,
+                    code=ch.code,
+                    name=ch.name,
+                    name_en=ch.name_en,
+                    kind=ch.kind,
+                    platform=ch.platform,
+                    adapter=ch.adapter,
                 )
             self._count("channels")
             self._advance("reference")

@@ -47,6 +47,8 @@ class ChannelSpec:
     name_en: str
     kind: str
     platform: str
+    # How the channel's order payloads are read (orders/adapters.py): Tmall pushes TOP-style trades.
+    adapter: str = "zhongtai"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +204,7 @@ _STORES: dict[str, tuple[tuple[str, str, str, str, float, float, bool, bool], ..
 CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec("web", "云启官方商城", "Yunqi Official Store", "web_shop", "own"),
     ChannelSpec("jd", "云启京东自营旗舰店", "Yunqi JD Flagship Store", "marketplace", "jd"),
-    ChannelSpec("tmall", "云启天猫旗舰店", "Yunqi Tmall Flagship Store", "marketplace", "tmall"),
+    ChannelSpec("tmall", "云启天猫旗舰店", "Yunqi Tmall Flagship Store", "marketplace", "tmall", "marketplace"),
     ChannelSpec("pos", "门店POS", "Store POS", "pos", "own"),
     ChannelSpec("miniapp", "云启微信小程序", "Yunqi WeChat Mini Program", "mini_program", "wechat"),
     ChannelSpec("meituan", "云启美团闪购", "Yunqi on Meituan Instant Retail", "instant_retail", "meituan"),

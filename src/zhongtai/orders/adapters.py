@@ -232,3 +232,57 @@ def normalise(adapter: str, payload: Any) -> OrderIn:
     if not isinstance(payload, dict):
         raise ValidationFailed("the body must be a JSON object", errors=[FieldProblem("body", "not_object", "")])
     return ADAPTERS[adapter](payload)
+
+
+_TOP_STATUS = {"created": "WAIT_BUYER_PAY", "paid": "WAIT_SELLER_SEND_GOODS", "cancelled": "TRADE_CLOSED"}
+_TOP_STATUS["completed"] = "TRADE_FINISHED"
+_TOP_SHIPPING = {"express": "express", "same_city": "instant", "click_collect": "selfpick", "pos": "selfpick"}
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _beijing(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_marketplace(data: OrderIn) -> dict[str, Any]:
+    """The inverse of ``from_marketplace``: a normalised order as a TOP-style trade (for the demo,
+    tests and benchmarks that play a marketplace channel)."""
+    addr = data.address or AddressIn()
+    goods = sum(ln.unit_price_fen * ln.quantity - ln.discount_fen for ln in data.lines)
+    total = goods - data.order_discount_fen + data.shipping_fen
+    return {
+        "tid": data.external_id,
+        "status": _TOP_STATUS[data.status],
+        "created": _beijing(data.placed_at),
+        "pay_time": _beijing(data.paid_at),
+        "buyer_open_uid": data.buyer.marketplace_id,
+        "receiver_name": addr.name or data.buyer.name,
+        "receiver_mobile": addr.phone or data.buyer.phone,
+        "receiver_state": addr.province,
+        "receiver_city": addr.city,
+        "receiver_district": addr.district,
+        "receiver_address": addr.address,
+        "receiver_zip": addr.postcode,
+        "receiver_lat": None if addr.latitude is None else f"{addr.latitude:.6f}",
+        "receiver_lng": None if addr.longitude is None else f"{addr.longitude:.6f}",
+        "payment": _yuan(total) if data.status in ("paid", "completed") else None,
+        "post_fee": _yuan(data.shipping_fen),
+        "discount_fee": _yuan(data.order_discount_fen),
+        "shipping_type": _TOP_SHIPPING[data.delivery_mode],
+        "store_code": data.store_code,
+        "consign_due_time": _beijing(data.promised_at),
+        "buyer_message": data.note,
+        "orders": [
+            {
+                "oid": ln.external_line_id or f"{data.external_id}-{i + 1}",
+                "outer_sku_id": ln.sku_code,
+                "num": ln.quantity,
+                "price": _yuan(ln.unit_price_fen),
+                "discount_fee": _yuan(ln.discount_fen),
+            }
+            for i, ln in enumerate(data.lines)
+        ],
+    }
