@@ -1190,12 +1190,16 @@ def start_picking(session: Session, actor: Principal, fulfilment_number: str, bo
     return order_out(session, actor, order)
 
 
-@_verb
-def pack(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut:
+def _step(session: Session, actor: Principal, fulfilment_number: str, to: str) -> OrderOut:
     order, f = _order_of_fulfilment(session, actor, fulfilment_number)
-    _fulfilment_transition(session, actor, order, f, "packed")
+    _fulfilment_transition(session, actor, order, f, to)
     _sync_status(session, actor, order)
     return order_out(session, actor, order)
+
+
+@_verb
+def pack(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut:
+    return _step(session, actor, fulfilment_number, "packed")
 
 
 @_verb
@@ -1296,10 +1300,7 @@ def _merge_consume(lines: list[ConsumeLine]) -> list[ConsumeLine]:
 @_verb
 def deliver(session: Session, actor: Principal, fulfilment_number: str) -> OrderOut:
     """Signed for (carrier callback), handed over by the rider, or collected at the store."""
-    order, f = _order_of_fulfilment(session, actor, fulfilment_number)
-    _fulfilment_transition(session, actor, order, f, "delivered")
-    _sync_status(session, actor, order)
-    return order_out(session, actor, order)
+    return _step(session, actor, fulfilment_number, "delivered")
 
 
 @_verb
