@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -21,6 +22,7 @@ from zhongtai.errors import invalid
 
 T = TypeVar("T")
 M = TypeVar("M")
+U = TypeVar("U")
 
 MAX_LIMIT = 500
 
@@ -51,6 +53,10 @@ class SortKey:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    def map(self, fn: Callable[[T], U]) -> Page[U]:
+        """The same page with every item turned into what the API returns."""
+        return Page([fn(x) for x in self.items], self.next_cursor)
 
 
 class PageOut(BaseModel, Generic[M]):

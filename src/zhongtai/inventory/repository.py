@@ -169,6 +169,19 @@ def apply_balance_delta(
     return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
 
 
+def available_with_safety(session: Session, sku_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
+    """(sku_id, location_id, available, safety_stock) wherever these SKUs have units available."""
+    rows = session.execute(
+        select(
+            StockBalance.sku_id,
+            StockBalance.location_id,
+            StockBalance.on_hand - StockBalance.reserved,
+            StockBalance.safety_stock,
+        ).where(StockBalance.sku_id.in_(sorted(set(sku_ids))), StockBalance.on_hand > StockBalance.reserved)
+    )
+    return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
 def reserve_units(session: Session, sku_id: int, location_id: int, quantity: int, safety: int, now: datetime) -> bool:
     """``reserved += q`` only if the channel may still sell q here; True when it did."""
     result = session.execute(

@@ -1084,19 +1084,7 @@ def reserve_stock(
             savepoint.rollback()
             raise
         savepoint.commit()
-        record(
-            session,
-            actor,
-            "reservation.create",
-            "reservation",
-            res.id,
-            after={
-                "reference": reference,
-                "channel_code": channel_code,
-                "expires_at": res.expires_at,
-                "lines": [[w.sku.code, w.location.code, w.quantity, list(w.serials)] for w in wants],
-            },
-        )
+        _record_created(session, actor, res, [(w.sku.code, w.location.code, w.quantity, w.serials) for w in wants])
         return _reservation_out(
             session,
             res,
@@ -1105,6 +1093,25 @@ def reserve_stock(
             locs={w.location.id: w.location for w in wants},
         )
     raise Conflict("the reservation could not be taken; retry", extra={"reference": reference})
+
+
+def _record_created(
+    session: Session, actor: Principal, res: Reservation, lines: Sequence[tuple[str, str, int, Sequence[str]]]
+) -> None:
+    """The audit row of a new reservation (``reserve_stock`` and ``hold_stock`` alike)."""
+    record(
+        session,
+        actor,
+        "reservation.create",
+        "reservation",
+        res.id,
+        after={
+            "reference": res.reference,
+            "channel_code": res.channel_code,
+            "expires_at": res.expires_at,
+            "lines": [[sku, loc, qty, list(serials)] for sku, loc, qty, serials in lines],
+        },
+    )
 
 
 def _precheck(session: Session, wants: list[_Want], safety: dict[tuple[int, int], int]) -> None:
@@ -2380,14 +2387,7 @@ def routing_stock(session: Session, *, sku_ids: Sequence[int], channel_code: str
     """Network-wide stock of these SKUs for routing one order (keys are (location_id, sku_id))."""
     if not sku_ids:
         return RoutingStock({}, {})
-    rows = session.execute(
-        select(
-            StockBalance.sku_id,
-            StockBalance.location_id,
-            StockBalance.on_hand - StockBalance.reserved,
-            StockBalance.safety_stock,
-        ).where(StockBalance.sku_id.in_(sorted(set(sku_ids))), StockBalance.on_hand > StockBalance.reserved)
-    ).all()
+    rows = repo.available_with_safety(session, sku_ids)
     avail = {(int(r[0]), int(r[1])): int(r[2]) for r in rows}
     channel_safety = repo.channel_safety(session, channel_code, avail.keys()) if channel_code else {}
     sellable: dict[tuple[int, int], int] = {}
@@ -2468,32 +2468,12 @@ def hold_stock(
         )
         for ln in ordered
     )
-    record(
-        session,
-        actor,
-        "reservation.create",
-        "reservation",
-        res.id,
-        after={
-            "reference": reference,
-            "channel_code": channel_code,
-            "expires_at": res.expires_at,
-            "lines": [[ln.sku_code, ln.location_code, ln.quantity, []] for ln in ordered],
-        },
-    )
+    _record_created(session, actor, res, [(ln.sku_code, ln.location_code, ln.quantity, ()) for ln in ordered])
     return res.id
 
 
 def locations_by_ids(session: Session, ids: Sequence[int]) -> dict[int, LocationOut]:
     return {i: _location_out(loc) for i, loc in repo.locations_by_ids(session, ids).items()}
-
-
-def fulfilment_locations(session: Session) -> list[LocationOut]:
-    """Every active location that can fulfil orders (DCs and stores), for routing candidates."""
-    stmt = select(Location).where(
-        Location.is_active.is_(True), Location.type.in_(("central_dc", "regional_dc", "store"))
-    )
-    return [_location_out(loc) for loc in session.scalars(stmt.order_by(Location.id))]
 
 
 def unavailable_serials(

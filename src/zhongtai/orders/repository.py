@@ -300,7 +300,8 @@ def return_lines(session: Session, return_ids: Sequence[int]) -> dict[int, list[
 
 
 def returns_query(*, status: str | None, location_id: int | None) -> Select[Any]:
-    stmt = select(ReturnRequest)
+    """Returns with their orders joined (so ``scoped_orders`` applies)."""
+    stmt = select(ReturnRequest).join(Order, Order.id == ReturnRequest.order_id)
     if status:
         stmt = stmt.where(ReturnRequest.status == status)
     if location_id is not None:

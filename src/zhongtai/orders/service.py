@@ -1918,10 +1918,6 @@ def get_by_external(session: Session, principal: Principal, channel_code: str, e
     return order_out(session, principal, order)
 
 
-def _map(page: Page[Any], fn: Any) -> Page[Any]:
-    return Page([fn(x) for x in page.items], page.next_cursor)
-
-
 def list_orders(
     session: Session,
     principal: Principal,
@@ -1962,8 +1958,7 @@ def list_orders(
     )
     counts = repo.line_counts(session, [o.id for o in page.items])
     m = masker_for(principal)
-    return _map(
-        page,
+    return page.map(
         lambda o: OrderSummaryOut(
             id=o.id,
             number=o.number,
@@ -2038,9 +2033,7 @@ def _return_out(session: Session, ret: ReturnRequest, order: Order) -> ReturnOut
 def list_returns(
     session: Session, principal: Principal, *, status: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[ReturnOut]:
-    stmt = repo.returns_query(status=status, location_id=None)
-    stmt = stmt.join(Order, Order.id == ReturnRequest.order_id)
-    stmt = repo.scoped_orders(principal, stmt)
+    stmt = repo.scoped_orders(principal, repo.returns_query(status=status, location_id=None))
     page = paginate(
         session,
         stmt,
@@ -2049,7 +2042,7 @@ def list_returns(
         limit=limit,
     )
     orders = {o.id: o for o in (repo.order_by_id(session, r.order_id) for r in page.items) if o is not None}
-    return _map(page, lambda r: _return_out(session, r, orders[r.order_id]))
+    return page.map(lambda r: _return_out(session, r, orders[r.order_id]))
 
 
 def list_exceptions(
@@ -2071,8 +2064,7 @@ def list_exceptions(
         limit=limit,
     )
     numbers = repo.order_numbers(session, [e.order_id for e in page.items if e.order_id])
-    return _map(
-        page,
+    return page.map(
         lambda e: ExceptionOut.model_validate(e).model_copy(update={"order_number": numbers.get(e.order_id or -1)}),
     )
 
@@ -2115,8 +2107,7 @@ def fulfilment_queue(
     line_no = {ln.id: ln.line_no for lns in olines.values() for ln in lns}
     sku_code = {ln.id: ln.sku_code for lns in olines.values() for ln in lns}
     locs = {loc.id: loc}
-    return _map(
-        page,
+    return page.map(
         lambda f: QueueItemOut(
             fulfilment=_fulfilment_out(f, flines.get(f.id, []), locs, line_no, sku_code),
             order_number=orders[f.order_id].number,
