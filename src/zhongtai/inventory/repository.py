@@ -169,6 +169,13 @@ def apply_balance_delta(
     return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
 
 
+def fulfilment_locations(session: Session) -> list[Location]:
+    stmt = select(Location).where(
+        Location.is_active.is_(True), Location.type.in_(("central_dc", "regional_dc", "store"))
+    )
+    return list(session.scalars(stmt.order_by(Location.id)))
+
+
 def available_with_safety(session: Session, sku_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
     """(sku_id, location_id, available, safety_stock) wherever these SKUs have units available."""
     rows = session.execute(

@@ -2472,6 +2472,11 @@ def hold_stock(
     return res.id
 
 
+def fulfilment_locations(session: Session) -> list[LocationOut]:
+    """Every active location that can fulfil orders (DCs and stores)."""
+    return [_location_out(loc) for loc in repo.fulfilment_locations(session)]
+
+
 def locations_by_ids(session: Session, ids: Sequence[int]) -> dict[int, LocationOut]:
     return {i: _location_out(loc) for i, loc in repo.locations_by_ids(session, ids).items()}
 
