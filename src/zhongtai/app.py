@@ -144,9 +144,24 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.channels.api import router as channels_router
     from zhongtai.inventory.api import router as inventory_router
     from zhongtai.jobs_api import router as jobs_router
+    from zhongtai.members.api import router as members_router
+    from zhongtai.members.api_cards import router as member_cards_router
+    from zhongtai.members.api_engagement import router as member_engagement_router
+    from zhongtai.members.api_points import router as member_points_router
     from zhongtai.orders.api import router as orders_router
 
-    for router in (auth_router, channels_router, catalog_router, inventory_router, orders_router, jobs_router):
+    for router in (
+        auth_router,
+        channels_router,
+        catalog_router,
+        inventory_router,
+        orders_router,
+        members_router,
+        member_cards_router,
+        member_points_router,
+        member_engagement_router,
+        jobs_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     console.mount(app)
 

@@ -9,5 +9,6 @@ def import_all_models() -> None:
     import zhongtai.channels.models
     import zhongtai.inventory.models
     import zhongtai.jobs
+    import zhongtai.members.models
     import zhongtai.orders.models
     import zhongtai.outbox  # noqa: F401

@@ -37,11 +37,18 @@ class Perm(StrEnum):
     ORDERS_FULFIL = "orders:fulfil"
     ORDERS_MANAGE = "orders:manage"
     RETURNS_WRITE = "returns:write"
+    # Members (OneID): read cards and search; write (enrol, link identifiers, consent, manual tags,
+    # bind a member to a guide); manage (merge review, unmerge, tag rules, reassign a guide's
+    # members, export and erasure under PIPL); points (earn and redeem for a channel or a till).
+    MEMBERS_READ = "members:read"
+    MEMBERS_WRITE = "members:write"
+    MEMBERS_MANAGE = "members:manage"
+    POINTS_WRITE = "points:write"
     # Unmasked personal data (phone, e-mail, address). Members and orders check it.
     PII_READ = "pii:read"
 
 
-_READ = {Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.ORDERS_READ}
+_READ = {Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.ORDERS_READ, Perm.MEMBERS_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
@@ -59,6 +66,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ORDERS_FULFIL,
             Perm.ORDERS_MANAGE,
             Perm.RETURNS_WRITE,
+            Perm.MEMBERS_WRITE,
+            Perm.MEMBERS_MANAGE,
+            Perm.POINTS_WRITE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -72,13 +82,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.ORDERS_CAPTURE,
             Perm.ORDERS_FULFIL,
             Perm.RETURNS_WRITE,
+            Perm.MEMBERS_WRITE,
+            Perm.POINTS_WRITE,
         }
     ),
-    Role.GUIDE: frozenset(_READ | {Perm.CONSOLE}),
-    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE}),
+    # A guide enrols and serves the customer in front of them: the card is masked (no pii:read).
+    Role.GUIDE: frozenset(_READ | {Perm.CONSOLE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}),
+    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE, Perm.MEMBERS_WRITE}),
     Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ}),
     # Machines: read the catalog and stock, hold stock and push orders for their channel. No console.
-    Role.INTEGRATOR: frozenset(_READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE}),
+    Role.INTEGRATOR: frozenset(
+        _READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}
+    ),
 }
 
 # Roles whose every store-owned query is limited to the stores assigned to them.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select, text
+from sqlalchemy import Select, Table, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
@@ -26,6 +26,7 @@ from zhongtai.orders.models import (
     ReturnRequest,
     RoutingDecision,
 )
+from zhongtai.outbox import OutboxEvent
 
 OPEN_FULFILMENT = ("routed", "picking", "packed")
 ACTIVE_FULFILMENT = ("routed", "picking", "packed", "shipped", "delivered")
@@ -318,3 +319,87 @@ def refund(session: Session, refund_id: int, *, for_update: bool = False) -> Ref
     if for_update:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalar(stmt)
+
+
+def _member_order_columns() -> tuple[Any, ...]:
+    line_count = select(func.count(OrderLine.id)).where(OrderLine.order_id == Order.id).scalar_subquery()
+    return (
+        Order.number,
+        Order.member_id,
+        Order.channel_code,
+        Order.status,
+        Order.payment_status,
+        Order.delivery_mode,
+        Order.store_location_id,
+        Order.total_fen,
+        Order.paid_fen,
+        Order.refunded_fen,
+        Order.currency,
+        Order.placed_at,
+        Order.completed_at,
+        Order.ship_city,
+        line_count,
+    )
+
+
+def member_order_rows(session: Session, member_ids: list[int], limit: int | None) -> list[Any]:
+    stmt = (
+        select(*_member_order_columns())
+        .where(Order.member_id.in_(member_ids))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.execute(stmt).all())
+
+
+def member_order_row(session: Session, number: str) -> Any:
+    return session.execute(select(*_member_order_columns()).where(Order.number == number)).first()
+
+
+def set_member_ids(session: Session, assignments: dict[str, int]) -> int:
+    if not assignments:
+        return 0
+    table = Order.__table__
+    assert isinstance(table, Table)
+    stmt = update(table).where(table.c.number == bindparam("b_number")).values(member_id=bindparam("b_member"))
+    session.connection().execute(stmt, [{"b_number": n, "b_member": m} for n, m in assignments.items()])
+    return len(assignments)
+
+
+def move_member_orders(session: Session, from_ids: list[int], to_id: int) -> int:
+    if not from_ids:
+        return 0
+    result = session.execute(update(Order).where(Order.member_id.in_(from_ids)).values(member_id=to_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def pseudonymise_member_orders(session: Session, member_ids: list[int], pseudonym: str) -> list[str]:
+    numbers = list(session.scalars(select(Order.number).where(Order.member_id.in_(member_ids))))
+    if not numbers:
+        return []
+    session.execute(
+        update(Order)
+        .where(Order.member_id.in_(member_ids))
+        .values(
+            buyer_phone="",
+            buyer_name=pseudonym,
+            buyer_unionid="",
+            buyer_marketplace_id="",
+            buyer_email="",
+            ship_name=pseudonym,
+            ship_phone="",
+            ship_address="",
+            ship_district="",
+            ship_postcode="",
+            ship_latitude=None,
+            ship_longitude=None,
+        )
+    )
+    events = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.aggregate_type == "order", OutboxEvent.aggregate_id.in_(numbers))
+    )
+    for event in events:
+        if "buyer" in event.payload:
+            event.payload = {k: v for k, v in event.payload.items() if k != "buyer"}
+    return numbers

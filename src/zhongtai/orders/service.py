@@ -2148,3 +2148,60 @@ def get_fulfilment_settings(session: Session, principal: Principal, location_cod
     if row is None:
         return FulfilmentSettingsIn()
     return FulfilmentSettingsIn(workload_cap=row.workload_cap, ships_express=row.ships_express, same_city=row.same_city)
+
+
+# --- The member center's view of orders (OneID links orders to members) -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberOrder:
+    """One order as the member card and member statistics see it."""
+
+    number: str
+    member_id: int | None
+    channel_code: str
+    status: str
+    payment_status: str
+    delivery_mode: str
+    store_location_id: int | None
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    currency: str
+    placed_at: datetime
+    completed_at: datetime | None
+    ship_city: str
+    lines: int
+
+
+def orders_of_members(session: Session, member_ids: Sequence[int], *, limit: int | None = None) -> list[MemberOrder]:
+    """The members' orders, newest first."""
+    if not member_ids:
+        return []
+    return [MemberOrder(*row) for row in repo.member_order_rows(session, list(member_ids), limit)]
+
+
+def order_buyer(session: Session, number: str) -> MemberOrder | None:
+    row = repo.member_order_row(session, number)
+    return MemberOrder(*row) if row else None
+
+
+def assign_members(session: Session, assignments: dict[str, int]) -> int:
+    """Sets ``member_id`` on orders by number (the member center's consumer, the demo's bulk load).
+    Not a state change of the order: no timeline entry."""
+    return repo.set_member_ids(session, assignments)
+
+
+def reassign_member(session: Session, from_ids: Sequence[int], to_id: int) -> int:
+    """A merge: the absorbed members' orders now belong to the survivor."""
+    return repo.move_member_orders(session, list(from_ids), to_id)
+
+
+def pseudonymise_buyers(session: Session, actor: Principal, member_ids: Sequence[int], pseudonym: str) -> int:
+    """PIPL erasure: the buyer's name, phone, e-mail, WeChat and marketplace ids and the delivery
+    address on the members' orders are blanked (city and province kept for statistics); lines,
+    amounts and the timeline stay. The buyer identifiers in the orders' outbox events go too."""
+    numbers = repo.pseudonymise_member_orders(session, list(member_ids), pseudonym)
+    for number in numbers:
+        record(session, actor, "order.pseudonymise", "order", number, after={"member": pseudonym})
+    return len(numbers)

@@ -1,0 +1,43 @@
+"""Queries of the member center."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from zhongtai.members.models import Member
+
+
+def get(session: Session, member_id: int) -> Member | None:
+    return session.get(Member, member_id)
+
+
+def by_code(session: Session, code: str) -> Member | None:
+    return session.scalar(select(Member).where(Member.code == code))
+
+
+def resolve(session: Session, member: Member) -> Member:
+    """Follows merge redirects to the surviving member (a merged id stays valid forever)."""
+    seen = 0
+    while member.status == "merged" and member.merged_into_id is not None and seen < 64:
+        nxt = session.get(Member, member.merged_into_id)
+        if nxt is None:
+            break
+        member, seen = nxt, seen + 1
+    return member
+
+
+def lock(session: Session, member_id: int) -> Member | None:
+    """The member's row, locked FOR UPDATE (no-op on SQLite, whose writers serialize), after
+    following redirects: the lock is on the survivor."""
+    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+    while member is not None and member.status == "merged" and member.merged_into_id is not None:
+        member = session.scalar(select(Member).where(Member.id == member.merged_into_id).with_for_update())
+    return member
+
+
+def find(session: Session, key: str | int) -> Member | None:
+    """A member by id (``123``) or code (``M0000000123``), following merge redirects."""
+    text_key = str(key).strip()
+    member = session.get(Member, int(text_key)) if text_key.isdigit() else by_code(session, text_key.upper())
+    return resolve(session, member) if member is not None else None
