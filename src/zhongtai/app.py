@@ -36,6 +36,7 @@ def register_tasks() -> None:
     import zhongtai.catalog.tasks
     import zhongtai.channels.tasks
     import zhongtai.inventory.tasks
+    import zhongtai.members.tasks
     import zhongtai.orders.tasks
     import zhongtai.platform_tasks  # noqa: F401
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from zhongtai.auth import repository as repo
 from zhongtai.auth.audit import record
-from zhongtai.auth.models import ApiKey, AuditEntry, ConsoleSession, User
+from zhongtai.auth.models import ApiKey, AuditEntry, ConsoleSession, User, UserStoreScope
 from zhongtai.auth.permissions import SINGLE_STORE_ROLES, STORE_SCOPED_ROLES, Role
 from zhongtai.auth.principal import Principal
 from zhongtai.db import utcnow
@@ -170,6 +170,25 @@ def get_user(session: Session, user_id: int) -> User:
     if user is None:
         raise not_found("user", user_id)
     return user
+
+
+def users_by_ids(session: Session, user_ids: Sequence[int]) -> dict[int, User]:
+    """Many users at once, by id (ids that name no user are left out)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def active_users_in_store(session: Session, location_id: int, role: Role) -> list[User]:
+    """The active users of one role whose store scope includes the location, by id."""
+    stmt = (
+        select(User)
+        .join(UserStoreScope, UserStoreScope.user_id == User.id)
+        .where(UserStoreScope.location_id == location_id, User.role == role.value, User.is_active.is_(True))
+        .order_by(User.id)
+    )
+    return list(session.scalars(stmt))
 
 
 def user_principal(session: Session, user: User, console_session: ConsoleSession | None = None) -> Principal:

@@ -39,7 +39,7 @@ import random
 from bisect import bisect
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 
@@ -245,6 +245,9 @@ class Customer:
     jd_pin: str
     tmall_uid: str
     email: str
+    # Customers who live together (a couple, a parent and a grown-up child) share one address and
+    # this number (the first one's id); 0 for those who live alone. No identifier is shared.
+    household: int = 0
 
 
 @dataclass(slots=True)
@@ -556,6 +559,36 @@ def _customers(rng: random.Random, n: int) -> tuple[list[Customer], list[float]]
     return out, weights
 
 
+def share_households(customers: list[Customer], rng: random.Random, share: float = 0.08) -> list[Customer]:
+    """Families: about ``share`` of the customers live with another customer of the same city (a
+    couple, or a parent and a grown-up child, who share the surname too). They share the address,
+    so their parcels go to one door, but each keeps their own phone, WeChat and marketplace
+    accounts: the member center must not merge them for living together."""
+    out = list(customers)
+    by_city: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(out):
+        by_city[c.city].append(i)
+    for city in sorted(by_city):
+        members = by_city[city]
+        rng.shuffle(members)
+        pairs = round(len(members) * share / 2)
+        for k in range(pairs):
+            head, other = out[members[2 * k]], out[members[2 * k + 1]]
+            name = head.name[0] + other.name[1:] if rng.random() < 0.4 else other.name
+            out[members[2 * k]] = replace(head, household=head.id)
+            out[members[2 * k + 1]] = replace(
+                other,
+                name=name,
+                district=head.district,
+                address=head.address,
+                postcode=head.postcode,
+                latitude=head.latitude,
+                longitude=head.longitude,
+                household=head.id,
+            )
+    return out
+
+
 def _poisson(rng: random.Random, lam: float) -> int:
     if lam <= 0:
         return 0
@@ -777,6 +810,8 @@ class _Generator:
             self.volume * HISTORY_DAYS * (sum(_ONLINE_BASE.values()) * 1.2 + _STORE_BASE * 1.2 * len(self.stores))
         )
         self.customers, weights = _customers(self.rng, max(50, round(expected / 1.6)))
+        # A separate stream: families do not move a single order of the history.
+        self.customers = share_households(self.customers, random.Random(f"zhongtai-demo-households-{seed}"))
         self.customer_cum = list(accumulate(weights))
         by_city: dict[str, list[int]] = defaultdict(list)
         for c in self.customers:

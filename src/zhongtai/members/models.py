@@ -197,6 +197,11 @@ class PointsEntry(Base):
     channel_code: Mapped[str] = mapped_column(String(32), default="")
     order_number: Mapped[str] = mapped_column(String(32), default="", index=True)
     balance_after: Mapped[int] = mapped_column(Integer, default=0)
+    # What the entry adds to the member's qualifying spend (tiers): the paid fen on an earn entry,
+    # minus the refunded fen on a clawback; 0 on every other kind.
+    spend_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The lots a debit took points from, [[lot entry id, points], ...] (a reversal gives them back).
+    consumed: Mapped[list[Any]] = mapped_column(default=list)
     note: Mapped[str] = mapped_column(String(255), default="")
     actor_name: Mapped[str] = mapped_column(String(128), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -295,11 +300,20 @@ class MemberStats(Base):
     first_order_at: Mapped[datetime | None] = mapped_column(default=None)
     last_order_at: Mapped[datetime | None] = mapped_column(default=None)
     channels: Mapped[list[Any]] = mapped_column(default=list)
+    # Paid minus refunded per calendar month (Asia/Shanghai), {"2026-11": fen}, the last 13 months:
+    # spend_12m_fen is their sum over the current and the 11 previous months, so it decays nightly
+    # without reading the orders again.
+    spend_by_month: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # POS and click & collect orders per store, {"<location id>": count}: the preferred store.
+    store_orders: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The latest order numbers counted (record_order is a no-op for them: replayed events).
+    recent_orders: Mapped[list[Any]] = mapped_column(default=list)
     # 1..5 each (quintiles over all members with orders), and the segment they map to.
     r_score: Mapped[int] = mapped_column(Integer, default=0)
     f_score: Mapped[int] = mapped_column(Integer, default=0)
     m_score: Mapped[int] = mapped_column(Integer, default=0)
     segment: Mapped[str] = mapped_column(String(24), default="")
+    scored_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -28,12 +28,21 @@ def resolve(session: Session, member: Member) -> Member:
 
 
 def lock(session: Session, member_id: int) -> Member | None:
-    """The member's row, locked FOR UPDATE (no-op on SQLite, whose writers serialize), after
-    following redirects: the lock is on the survivor."""
-    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
-    while member is not None and member.status == "merged" and member.merged_into_id is not None:
-        member = session.scalar(select(Member).where(Member.id == member.merged_into_id).with_for_update())
-    return member
+    """The surviving member's row, locked FOR UPDATE (a no-op on SQLite, whose writers serialize).
+    Redirects are followed before locking, so no lock is held on a merged row."""
+    target = member_id
+    for _ in range(64):
+        member = session.get(Member, target, populate_existing=True)
+        if member is None:
+            return None
+        member = resolve(session, member)
+        locked = session.scalar(
+            select(Member).where(Member.id == member.id).with_for_update().execution_options(populate_existing=True)
+        )
+        if locked is None or locked.status != "merged" or locked.merged_into_id is None:
+            return locked
+        target = locked.merged_into_id
+    return None
 
 
 def find(session: Session, key: str | int) -> Member | None:

@@ -72,6 +72,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("fulfilment_queue", "/fulfilment-queue", "truck", Perm.ORDERS_FULFIL, "orders"),
     NavItem("returns", "/returns", "return", Perm.ORDERS_READ, "orders"),
     NavItem("exceptions", "/exceptions", "alert", Perm.ORDERS_MANAGE, "orders"),
+    NavItem("members", "/members", "member", Perm.MEMBERS_READ, "members"),
+    NavItem("member_review", "/members/review", "merge", Perm.MEMBERS_MANAGE, "members"),
+    NavItem("tag_rules", "/members/tag-rules", "tag", Perm.MEMBERS_MANAGE, "members"),
     NavItem("users", "/admin/users", "users", Perm.USERS_MANAGE, "admin"),
     NavItem("api_keys", "/admin/api-keys", "key", Perm.APIKEYS_MANAGE, "admin"),
     NavItem("audit", "/admin/audit", "shield", Perm.AUDIT_READ, "admin"),
@@ -118,6 +121,11 @@ class PageContext:
             return path.startswith("/catalog")
         if item.href == "/imports":
             return path.startswith("/imports") or path.startswith("/jobs")
+        if item.href == "/members":
+            # The card and search; the review queue and tag rules have their own entries.
+            return path == "/members" or (
+                path.startswith("/members/") and not path.startswith(("/members/review", "/members/tag-rules"))
+            )
         return path == item.href or path.startswith(item.href + "/")
 
     # ------------------------------------------------------------- formatting, in this locale
