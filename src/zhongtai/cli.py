@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -14,9 +15,11 @@ app = typer.Typer(help="Zhongtai 中台: retail middle platform", no_args_is_hel
 db_app = typer.Typer(help="Database schema (Alembic migrations)", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo retailer", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API keys", no_args_is_help=True)
+members_app = typer.Typer(help="Member center (OneID)", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+app.add_typer(members_app, name="members")
 out = Console()
 
 
@@ -155,6 +158,86 @@ def demo_load(
 
     db = Database.from_settings(get_settings())
     load_demo(db, seed=seed, scale=scale, if_empty=if_empty, console=out, settings=get_settings())
+
+
+@members_app.command("match")
+def members_match(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV or Parquet file of person records")],
+    id_col: Annotated[str, typer.Option("--id", help="the column holding each record's id")],
+    attr: Annotated[
+        list[str],
+        typer.Option(
+            "--attr",
+            help="COL=KIND, repeated. KIND: phone, email, unionid, openid@APP, card, jd_pin, tmall_uid, device "
+            "(strong: link for certain), given_name, surname, full_name, birthday, id_number, address, "
+            "street_number, city, postcode, state (weak: the probabilistic model)",
+        ),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="CSV or Parquet: the record id and its cluster_id")],
+    probabilistic: Annotated[
+        bool, typer.Option("--probabilistic/--no-probabilistic", help="match on weak attributes too (Splink)")
+    ] = True,
+    backend: Annotated[str, typer.Option(help="Splink backend: duckdb, or spark (needs pyspark)")] = "duckdb",
+) -> None:
+    """Cluster a file of person records into members, the way the live identity graph stitches.
+
+    Writes OUT (record id, cluster_id: the smallest record id of its cluster) and the review pairs
+    beside it (OUT's name + .review.csv)."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zhongtai.members import batch, matching
+
+    attrs: dict[str, batch.ColumnKind] = {}
+    for item in attr:
+        col, sep, kind = item.partition("=")
+        if not sep or not col.strip() or not kind.strip():
+            raise typer.BadParameter(f"{item!r}: expected COL=KIND", param_hint="--attr")
+        try:
+            attrs[col.strip()] = batch.parse_kind(kind)
+        except batch.InputProblem as exc:
+            raise typer.BadParameter(str(exc), param_hint="--attr") from None
+    try:
+        if probabilistic:
+            matching.check_backend(backend)
+    except (ValueError, matching.MatchingUnavailable) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend") from None
+    try:
+        batch.file_format(out_path)
+    except batch.InputProblem as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out) as bar:
+        current, current_at = f"reading {input_path.name}", time.perf_counter()
+        task = bar.add_task(current, total=None)
+
+        def step(description: str) -> None:
+            nonlocal current, current_at
+            bar.console.print(f"  [dim]{current}: {time.perf_counter() - current_at:.1f} s[/dim]")
+            current, current_at = description, time.perf_counter()
+            bar.update(task, description=description)
+
+        try:
+            loaded = batch.load_records(input_path, id_col, attrs)
+            result = batch.stitch(loaded.records, probabilistic=probabilistic, progress=step, backend=backend)
+        except batch.InputProblem as exc:
+            raise typer.BadParameter(str(exc), param_hint=exc.param or None) from None
+        review_file = batch.write_result(result, out_path, id_column=id_col)
+        step("done")
+    seconds = time.perf_counter() - started
+    clusters = len(set(result.cluster_of.values()))
+    out.print(f"records                  {len(loaded.records):>10,}")
+    for col, count in loaded.invalid.items():
+        out.print(f"  invalid {col:<16} {count:>10,}  (dropped)")
+    out.print(f"deterministic clusters   {result.deterministic_clusters:>10,}")
+    out.print(f"quarantined identifiers  {len(result.quarantined):>10,}")
+    out.print(f"probabilistic merges     {len(result.merged_pairs):>10,}")
+    out.print(f"clusters (members)       {clusters:>10,}")
+    out.print(f"review pairs             {len(result.review_pairs):>10,}")
+    out.print(f"seconds                  {seconds:>10.1f}")
+    out.print(f"[green]wrote {out_path} and {review_file}[/green]")
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from zhongtai.catalog import service as catalog_service
 from zhongtai.catalog.schemas import CategoryNode
 from zhongtai.channels import service as channel_service
 from zhongtai.db import Database, utcnow
-from zhongtai.demo import history_loader, live_orders
+from zhongtai.demo import history_loader, live_orders, member_loader
 from zhongtai.demo.catalog_data import CatalogPlan, Scale
 from zhongtai.demo.network_data import NetworkPlan
 from zhongtai.demo.order_history import OrderHistory, beijing_date, build_order_history
@@ -139,6 +139,7 @@ def load_demo(
             loader.transfers()
             if history:
                 loader.history_orders()
+                loader.members()
                 loader.live_orders()
         mismatches = inventory_service.check_ledger(session)
         if mismatches:  # the services broke an invariant; refuse to commit a corrupt demo
@@ -201,8 +202,10 @@ class _Loader:
             # Totals known once the history is generated.
             steps["stock"] = ("库存流水与调拨 stock ledger, transfers", None)
             steps["orders"] = ("历史订单 order history", None)
+            steps["members"] = ("会员与统一身份 members (OneID)", member_loader.STEPS)
             steps["live"] = ("今日订单 today's orders", sum(n for _, n in live_orders.scenario_counts(self.plan.scale)))
-            steps = {k: steps[k] for k in ("reference", "catalog", "safety", "generate", "stock", "orders", "live")}
+            order = ("reference", "catalog", "safety", "generate", "stock", "orders", "members", "live")
+            steps = {k: steps[k] for k in order}
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -467,6 +470,22 @@ class _Loader:
         for key, n in counts.items():
             self._count(f"history_{key}", n)
 
+    def members(self) -> None:
+        """The people behind the orders as members: their records on every channel stitched into
+        one identity graph, and what hangs on it (see ``member_loader``)."""
+        assert self.order_history is not None, "history_stock first"
+        load = member_loader.load_members(
+            self.session,
+            ACTOR,
+            self.plan,
+            self.order_history,
+            password=self.password,
+            now=utcnow(),
+            advance=lambda n: self._advance("members", n),
+        )
+        for key, n in load.counts().items():
+            self._count(key, n)
+
     def live_orders(self) -> None:
         assert self.order_history is not None, "history_stock first"
         live = live_orders.LiveOrders(self.session, ACTOR, self.plan, self.order_history, utcnow())
@@ -589,6 +608,17 @@ def print_summary(out: Console, summary: DemoSummary) -> None:
             f"order history: {c['history_orders']:,} orders ({c.get('history_order_lines', 0):,} lines, "
             f"{c.get('history_returns', 0):,} returns) over two years, "
             f"{c.get('history_movements', 0):,} stock movements"
+        )
+    if c.get("members"):
+        out.print(
+            f"members (OneID): {c.get('member_records', 0):,} records from every channel "
+            f"({c.get('member_sightings', 0):,} sightings with the orders' buyers) stitched into "
+            f"{c['members']:,} members ({c.get('members_merged', 0):,} merged by the matcher), "
+            f"{c.get('member_identifiers', 0):,} identifiers, "
+            f"{c.get('member_identifiers_quarantined', 0)} quarantined (store phones), "
+            f"{c.get('member_review_pairs', 0):,} pairs for review ({c.get('member_review_queued', 0):,} queued); "
+            f"{c.get('member_orders_linked', 0):,} orders linked, {c.get('member_points_entries', 0):,} points "
+            f"entries, {c.get('guides_created', 0)} guides created"
         )
     table = Table(title="演示账号 demo users", show_lines=False)
     for column in ("username", "password", "role", "stores"):

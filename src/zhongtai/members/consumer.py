@@ -76,6 +76,8 @@ def handle(session: Session, event: OutboxEvent) -> None:
             channel_code=order.channel_code,
             at=event.occurred_at,
         )
+    elif event.topic == "order.status_changed" and payload.get("to") == "cancelled":
+        stats.recompute(session, order.member_id)
     elif event.topic == "refund.succeeded":
         points.clawback_for_refund(
             session,
@@ -114,6 +116,8 @@ def _order_created(session: Session, event: OutboxEvent, number: str) -> None:
         channel_code=order.channel_code,
         paid_fen=order.paid_fen or order.total_fen,
         placed_at=order.placed_at,
+        location_id=order.store_location_id,
+        delivery_mode=order.delivery_mode,
     )
     tags.evaluate_member(session, member.id, utcnow())
 

@@ -420,8 +420,8 @@ def _merge_into(
         .values(status="obsolete", decided_at=at)
     )
     session.flush()
-    tags.after_merge(session, survivor.id, other.id)
     _refresh(session, [survivor])
+    tags.after_merge(session, survivor.id, other.id)
     record(
         session,
         actor,
@@ -999,3 +999,7 @@ def _match_job(ctx: JobContext) -> dict[str, Any]:
     ctx.actor.require(Perm.MEMBERS_MANAGE)
     out = run_matching(ctx.db, ctx.actor, lambda d, t, m: ctx.progress(d, t, m, force=True))
     return out.model_dump()
+
+
+def active_member_count(session: Session) -> int:
+    return int(session.scalar(select(func.count(Member.id)).where(Member.status == "active")) or 0)

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 # the demo members or the scale set, which measure them): see docs/oneid.md, "Probabilistic model".
 # At or above MATCH_THRESHOLD two members are merged; between REVIEW_THRESHOLD and it, the pair goes
 # to the review queue.
-MATCH_THRESHOLD = 0.9
-REVIEW_THRESHOLD = 0.5
+MATCH_THRESHOLD = 0.6
+REVIEW_THRESHOLD = 0.2
 
 ID_COLUMN = "unique_id"
 # Fewer attribute kinds than this and there is nothing to weigh against anything: no model.
@@ -349,6 +349,21 @@ def build_settings(kinds: Iterable[WeakKind | str], *, cjk: frozenset[WeakKind] 
 # Backend
 
 
+def check_backend(backend: str) -> None:
+    """Fails early (``MatchingUnavailable``, ``ValueError``) when ``backend`` cannot run here."""
+    if backend == "duckdb":
+        return
+    if backend != "spark":
+        raise ValueError(f"unknown backend {backend!r}: duckdb or spark")
+    try:
+        import pyspark  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+    except ImportError as exc:
+        raise MatchingUnavailable(
+            "the spark backend needs pyspark (pip install pyspark) and a Java runtime; "
+            "it is not installed here, use --backend duckdb"
+        ) from exc
+
+
 def make_db_api(backend: str | DatabaseAPI[Any] = "duckdb", *, spark_session: Any = None) -> DatabaseAPI[Any]:
     """``duckdb`` (default, in memory), ``spark`` (needs ``pyspark``; uses ``spark_session`` or the
     active/default ``SparkSession``), or a ready Splink ``DatabaseAPI``."""
@@ -359,13 +374,8 @@ def make_db_api(backend: str | DatabaseAPI[Any] = "duckdb", *, spark_session: An
 
         return DuckDBAPI(":memory:")
     if backend == "spark":
-        try:
-            from pyspark.sql import SparkSession  # type: ignore[import-not-found, unused-ignore]
-        except ImportError as exc:
-            raise MatchingUnavailable(
-                "the spark backend needs pyspark (pip install pyspark) and a Java runtime; "
-                "it is not installed here, use --backend duckdb"
-            ) from exc
+        check_backend(backend)
+        from pyspark.sql import SparkSession  # type: ignore[import-not-found, unused-ignore]
         from splink.backends.spark import SparkAPI
 
         session = spark_session or SparkSession.builder.appName("zhongtai-oneid").getOrCreate()

@@ -20,6 +20,7 @@ from zhongtai.auth.audit import record
 from zhongtai.auth.principal import Principal
 from zhongtai.db import utcnow
 from zhongtai.errors import Conflict, not_found
+from zhongtai.members import guides
 from zhongtai.members import repository as repo
 from zhongtai.members.identity import MERGE_LOCK, _advisory
 from zhongtai.members.models import (
@@ -164,6 +165,8 @@ def erase_member(session: Session, actor: Principal, key: str | int, reason: str
         select(MergeEvent).where(or_(MergeEvent.survivor_id.in_(family), MergeEvent.other_id.in_(family)))
     ):
         event.evidence = {k: v for k, v in event.evidence.items() if k in ("probability", "candidate_id")}
+    if member.guide_user_id is not None:
+        guides.unbind(session, actor, member.id, reason="erased")
     orders.pseudonymise_buyers(session, actor, family, label)
     for m in session.scalars(select(Member).where(Member.id.in_(family))):
         m.name = label if m.id == member.id else ""
@@ -172,12 +175,6 @@ def erase_member(session: Session, actor: Principal, key: str | int, reason: str
         m.province = m.city = m.address = m.postcode = ""
     member.status = "erased"
     member.erased_at = utcnow()
-    member.guide_user_id = None
-    session.execute(
-        update(GuideBinding)
-        .where(GuideBinding.member_id == member.id, GuideBinding.unbound_at.is_(None))
-        .values(unbound_at=utcnow(), reason="erased")
-    )
     session.add(
         MergeEvent(
             kind="erase",

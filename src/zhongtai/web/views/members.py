@@ -592,6 +592,15 @@ async def delete_tag_rule(code: str, ctx: ConsoleForm) -> Response:
 # ================================================================ the user card
 
 
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_label(ctx: PageContext, key: str) -> str:
+    """2026-03 -> 3月 / Mar (the chart spans twelve months: the year is in its hint)."""
+    month = int(key[5:7])
+    return f"{month}月" if ctx.t.is_zh else MONTHS_EN[month - 1]
+
+
 def spend_chart(ctx: PageContext, card: MemberCardOut, names: dict[str, str], colours: dict[str, str]) -> str:
     """Paid per month over the last twelve, stacked by channel."""
     months = cards.month_keys(datetime.now(UTC), ctx.settings.default_timezone)
@@ -601,7 +610,7 @@ def spend_chart(ctx: PageContext, card: MemberCardOut, names: dict[str, str], co
     )
     series = [charts.Series(names.get(c, c), [cells.get((m, c), 0) for m in months], colours.get(c)) for c in used]
     return charts.stacked_bar_chart(
-        [m[2:].replace("-", "/") for m in months],
+        [month_label(ctx, m) for m in months],
         series,
         title=ctx.t("members.card.spend_chart"),
         width=640,
