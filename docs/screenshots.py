@@ -3,10 +3,11 @@
     python docs/screenshots.py [var/zhongtai.db] [--out docs/screenshots]
 
 Serves the app (``zhongtai.live_server``, a free 127.0.0.1 port) against a *copy* of the given
-SQLite database (or against a database URL as it is), logs in as the admin and as a store manager, and drives
-Debian's Chromium through Playwright (``apt-get install chromium fonts-noto-cjk``; never
-``playwright install``). One PNG per page lands in the output folder. The run uploads a small
-catalog file to show a job page, so it never touches the original SQLite file.
+SQLite database (or against a database URL as it is), logs in as the admin, a store manager and a
+shopping guide (who sees the member card masked), and drives Debian's Chromium through Playwright
+(``apt-get install chromium fonts-noto-cjk``; never ``playwright install``). One PNG per page
+lands in the output folder. The run uploads a small catalog file to show a job page, so it never
+touches the original SQLite file.
 
 The order pages need orders: when the database has none (the demo loads none yet), the copy gets
 a fortnight of them first, made through the order service (``seed_orders``): every channel, every
@@ -361,6 +362,61 @@ def orders_tour(page: Page, base: str, out: Path) -> None:
     shoot(page, out, "20-returns")
 
 
+# ---------------------------------------------------------------- the member center
+
+
+def richest_member(url: str) -> str | None:
+    """The code of the member whose identity graph spans the most channels (the card shows
+    stitching at work), preferring one with a quarantined identifier and a merge."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT m.code FROM members m JOIN member_identifiers i ON i.member_id = m.id "
+                    "LEFT JOIN member_merge_events e ON e.survivor_id = m.id AND e.kind = 'merge' "
+                    "WHERE m.status = 'active' GROUP BY m.id, m.code "
+                    "ORDER BY COUNT(DISTINCT i.source_channel) DESC, "
+                    "MAX(CASE WHEN i.status = 'quarantined' THEN 1 ELSE 0 END) DESC, "
+                    "COUNT(DISTINCT e.id) DESC, COUNT(DISTINCT i.id) DESC, m.id LIMIT 1"
+                )
+            ).first()
+    finally:
+        engine.dispose()
+    return str(row[0]) if row else None
+
+
+def members_tour(page: Page, base: str, out: Path, code: str | None) -> None:
+    page.goto(f"{base}/members")
+    shoot(page, out, "26-members")
+    page.goto(f"{base}/members?q=张")
+    shoot(page, out, "27-member-search")
+    if code:
+        page.goto(f"{base}/members/{code}")
+        shoot(page, out, "28-member-card")
+        page.goto(f"{base}/lang/en?next=/members/{code}")
+        shoot(page, out, "29-member-card-en")
+        page.goto(f"{base}/lang/zh-CN?next=/")
+    page.goto(f"{base}/members/review")
+    shoot(page, out, "30-member-review")
+    page.goto(f"{base}/members/tag-rules")
+    shoot(page, out, "31-tag-rules")
+    link = page.query_selector("#rule-table a")
+    first_rule = link.get_attribute("href") if link else None
+    if first_rule:
+        page.goto(f"{base}{first_rule}")
+        shoot(page, out, "32-tag-rule")
+
+
+def guide_tour(page: Page, base: str, out: Path, code: str | None) -> None:
+    """What a shopping guide sees: the same card, personal data masked."""
+    if code:
+        page.goto(f"{base}/members/{code}")
+        shoot(page, out, "33-guide-member-card")
+
+
 def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     shoot(page, out, "01-home")
     page.goto(f"{base}/catalog")
@@ -435,6 +491,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--admin", default="admin")
     parser.add_argument("--manager", default="manager_sh")
+    parser.add_argument("--guide", default="guide_sh01")
     parser.add_argument("--password", default=os.environ.get("ZHONGTAI_DEMO_PASSWORD", "demo1234"))
     parser.add_argument(
         "--seed-orders", action="store_true", help="also seed orders into a database URL (a copy is always seeded)"
@@ -470,11 +527,18 @@ def main() -> None:
                     raise SystemExit(f"cannot log in as {args.admin}")
                 admin_tour(page, base, args.out, tmp)
                 orders_tour(page, base, args.out)
+                member = richest_member(url)
+                members_tour(page, base, args.out, member)
                 logout(page)
                 if login(page, base, args.manager, args.password):
                     manager_tour(page, base, args.out)
+                    logout(page)
                 else:
                     print(f"  (no store manager {args.manager!r}: skipped their pages)")
+                if login(page, base, args.guide, args.password):
+                    guide_tour(page, base, args.out, member)
+                else:
+                    print(f"  (no guide {args.guide!r}: skipped their pages)")
                 browser.close()
 
 

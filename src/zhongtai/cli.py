@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -160,34 +160,15 @@ def demo_load(
     load_demo(db, seed=seed, scale=scale, if_empty=if_empty, console=out, settings=get_settings())
 
 
-@members_app.command("match")
-def members_match(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV or Parquet file of person records")],
-    id_col: Annotated[str, typer.Option("--id", help="the column holding each record's id")],
-    attr: Annotated[
-        list[str],
-        typer.Option(
-            "--attr",
-            help="COL=KIND, repeated. KIND: phone, email, unionid, openid@APP, card, jd_pin, tmall_uid, device "
-            "(strong: link for certain), given_name, surname, full_name, birthday, id_number, address, "
-            "street_number, city, postcode, state (weak: the probabilistic model)",
-        ),
-    ],
-    out_path: Annotated[Path, typer.Option("--out", help="CSV or Parquet: the record id and its cluster_id")],
-    probabilistic: Annotated[
-        bool, typer.Option("--probabilistic/--no-probabilistic", help="match on weak attributes too (Splink)")
-    ] = True,
-    backend: Annotated[str, typer.Option(help="Splink backend: duckdb, or spark (needs pyspark)")] = "duckdb",
-) -> None:
-    """Cluster a file of person records into members, the way the live identity graph stitches.
+ATTR_HELP = (
+    "COL=KIND, repeated. KIND: phone, email, unionid, openid@APP, card, jd_pin, tmall_uid, device "
+    "(strong: link for certain), given_name, surname, full_name, birthday, id_number, address, "
+    "street_number, city, postcode, state (weak: the probabilistic model)"
+)
 
-    Writes OUT (record id, cluster_id: the smallest record id of its cluster) and the review pairs
-    beside it (OUT's name + .review.csv)."""
-    import time
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from zhongtai.members import batch, matching
+def _column_kinds(attr: list[str]) -> dict[str, Any]:
+    from zhongtai.members import batch
 
     attrs: dict[str, batch.ColumnKind] = {}
     for item in attr:
@@ -198,6 +179,75 @@ def members_match(
             attrs[col.strip()] = batch.parse_kind(kind)
         except batch.InputProblem as exc:
             raise typer.BadParameter(str(exc), param_hint="--attr") from None
+    return attrs
+
+
+@members_app.command("import")
+def members_import(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV or Parquet file of a legacy member list")],
+    id_col: Annotated[str, typer.Option("--id", help="the column holding each record's id")],
+    attr: Annotated[list[str], typer.Option("--attr", help=ATTR_HELP)],
+    channel: Annotated[str, typer.Option(help="the channel the list comes from (shown on the card)")] = "import",
+    probabilistic: Annotated[bool, typer.Option("--probabilistic/--no-probabilistic")] = True,
+) -> None:
+    """Import a legacy member list: cluster it with the batch matcher, then join each person to the
+    live identity graph (a phone or card the graph knows joins that member). Re-running is safe."""
+    from rich.progress import Progress
+
+    from zhongtai.auth.principal import Principal
+    from zhongtai.db import Database
+    from zhongtai.members import batch, importer
+
+    attrs = _column_kinds(attr)
+    try:
+        loaded = batch.load_records(input_path, id_col, attrs)
+    except batch.InputProblem as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.param or None) from None
+    out.print(f"clustering {len(loaded.records):,} records ...")
+    result = batch.stitch(loaded.records, probabilistic=probabilistic)
+    db = Database.from_settings(get_settings())
+    with Progress(console=out) as bar:
+        task = bar.add_task("importing", total=None)
+        summary = importer.import_clusters(
+            db,
+            Principal.system("members import"),
+            loaded.records,
+            result,
+            source_name=input_path.name,
+            channel_code=channel,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(
+        f"records {summary.records:,}, people {summary.clusters:,} "
+        f"(skipped without a strong identifier: {summary.skipped_without_identifier:,}); "
+        f"members {summary.members_before:,} -> {summary.members_after:,}"
+    )
+
+
+@members_app.command("match")
+def members_match(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV or Parquet file of person records")],
+    id_col: Annotated[str, typer.Option("--id", help="the column holding each record's id")],
+    attr: Annotated[
+        list[str],
+        typer.Option("--attr", help=ATTR_HELP),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="CSV or Parquet: the record id and its cluster_id")],
+    probabilistic: Annotated[
+        bool, typer.Option("--probabilistic/--no-probabilistic", help="match on weak attributes too (Splink)")
+    ] = True,
+    backend: Annotated[str, typer.Option(help="Splink backend: duckdb, or spark (needs pyspark)")] = "duckdb",
+) -> None:
+    """Cluster a file of person records into members, the way the live identity graph stitches.
+
+    Writes OUT (record id, cluster_id) and the review pairs beside it (OUT's name + .review.csv)."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zhongtai.members import batch, matching
+
+    attrs = _column_kinds(attr)
     try:
         if probabilistic:
             matching.check_backend(backend)
@@ -256,6 +306,11 @@ def main() -> None:
     except click.exceptions.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
+    except typer.TyperException as exc:  # typer >= 0.29 bundles click: its usage errors are not click's
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        raise SystemExit(getattr(exc, "exit_code", 1)) from None
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
 

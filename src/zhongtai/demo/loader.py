@@ -128,19 +128,27 @@ def load_demo(
                 "(or pass --if-empty to skip)"
             )
         loader = _Loader(session, plan, settings.demo_password, out)
-        with loader.progress(history=history):
-            loader.reference_data()
-            loader.catalog()
-            loader.safety_stock()
-            if history:
-                loader.history_stock(today or beijing_date(utcnow()))
-            else:
-                loader.stock()
-            loader.transfers()
-            if history:
-                loader.history_orders()
-                loader.members()
-                loader.live_orders()
+        day = today or beijing_date(utcnow())
+        # The members' generation and stitching is pure and the slowest part: it runs in another
+        # process while the catalog, the stock and the orders are written.
+        stitching = member_loader.BackgroundStitch(seed, plan.scale, day) if history else None
+        try:
+            with loader.progress(history=history):
+                loader.reference_data()
+                loader.catalog()
+                loader.safety_stock()
+                if history:
+                    loader.history_stock(day)
+                else:
+                    loader.stock()
+                loader.transfers()
+                if history:
+                    loader.history_orders()
+                    loader.members(stitching)
+                    loader.live_orders()
+        finally:
+            if stitching is not None:
+                stitching.close()
         mismatches = inventory_service.check_ledger(session)
         if mismatches:  # the services broke an invariant; refuse to commit a corrupt demo
             raise RuntimeError(f"demo stock does not match its ledger: {mismatches[:5]}")
@@ -470,7 +478,7 @@ class _Loader:
         for key, n in counts.items():
             self._count(f"history_{key}", n)
 
-    def members(self) -> None:
+    def members(self, stitching: member_loader.BackgroundStitch | None = None) -> None:
         """The people behind the orders as members: their records on every channel stitched into
         one identity graph, and what hangs on it (see ``member_loader``)."""
         assert self.order_history is not None, "history_stock first"
@@ -482,6 +490,7 @@ class _Loader:
             password=self.password,
             now=utcnow(),
             advance=lambda n: self._advance("members", n),
+            stitched=stitching.result() if stitching is not None else None,
         )
         for key, n in load.counts().items():
             self._count(key, n)

@@ -26,13 +26,21 @@ enrolments are bound to a guide of their store.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import logging
+import pickle
 import random
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
@@ -41,6 +49,7 @@ from sqlalchemy.orm import Session
 from zhongtai.auth import service as auth_service
 from zhongtai.auth.permissions import Role
 from zhongtai.auth.principal import Principal
+from zhongtai.demo.catalog_data import Scale
 from zhongtai.demo.history_loader import _insert, _table
 from zhongtai.demo.member_data import (
     WEAK_COLUMNS,
@@ -49,8 +58,9 @@ from zhongtai.demo.member_data import (
     demo_member_file,
     member_observations,
 )
-from zhongtai.demo.order_history import CITIES, HistOrder, OrderHistory
-from zhongtai.demo.plan import DemoPlan
+from zhongtai.demo.network_data import LocationSpec
+from zhongtai.demo.order_history import CITIES, HistOrder, OrderHistory, build_order_history
+from zhongtai.demo.plan import DemoPlan, build_demo_plan
 from zhongtai.errors import ValidationFailed
 from zhongtai.inventory import service as inventory_service
 from zhongtai.members import batch, points, stats, tags
@@ -69,7 +79,8 @@ REDEEM_CHANCE = 0.12
 MATCH_DELAY = timedelta(hours=20)
 
 Progress = Callable[[int], None]
-STEPS = 9
+STEPS = 8
+log = logging.getLogger("zhongtai.demo")
 
 
 @dataclass(slots=True)
@@ -112,8 +123,10 @@ class MemberLoad:
     consents: int = 0
     tagged: int = 0
     quarantined_keys: tuple[str, ...] = ()
-    # Wall-clock seconds per step (generating, stitching, writing ...).
+    # Wall-clock seconds per step of the load (waiting for the stitching, writing ...), and what
+    # generating and stitching took (in the background, usually).
     seconds: dict[str, float] = field(default_factory=dict)
+    stitch_seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -158,6 +171,98 @@ def person_record(r: MemberRecord) -> PersonRecord:
     return PersonRecord(r.record_id, idents, attributes, r.channel)
 
 
+@dataclass(slots=True)
+class Stitched:
+    """The pure half of the load: the demo's member records and how the batch matcher clusters
+    them (deterministically, and with the probabilistic matcher)."""
+
+    data: MemberFile
+    records: list[PersonRecord]
+    deterministic: StitchResult
+    result: StitchResult
+    # Which order history it was made from (the parent checks it is the one it loads).
+    orders_digest: str
+    seconds: float = 0.0
+
+
+def _digest(history: OrderHistory) -> str:
+    return hashlib.sha256("".join(o.number for o in history.orders).encode()).hexdigest()
+
+
+def stitch_members(history: OrderHistory, stores: Sequence[LocationSpec]) -> Stitched:
+    started = time.perf_counter()
+    data = demo_member_file(history, stores)
+    records = [person_record(r) for r in data.records]
+    deterministic = batch.stitch(records, probabilistic=False)
+    result = batch.stitch(records, probabilistic=True)
+    return Stitched(data, records, deterministic, result, _digest(history), time.perf_counter() - started)
+
+
+def _stitch_for(seed: int, scale: Scale, today: date) -> Stitched:
+    plan = build_demo_plan(seed, scale)
+    history = build_order_history(seed, plan.catalog, plan.network, plan.stock, today)
+    return stitch_members(history, plan.network.stores)
+
+
+class BackgroundStitch:
+    """Generates and stitches the members in another process while the load writes the catalog,
+    stock and orders (Splink is most of the members' time, and the load leaves a CPU idle). All of
+    it is pure and deterministic from (seed, scale, today). The other process is this module run
+    as a program (``python -m zhongtai.demo.member_loader SEED SCALE TODAY OUT``), not a fork or a
+    multiprocessing child: those would copy the loader's database connection or re-run the
+    caller's script. ``result`` returns None when it could not run (the load then stitches in
+    process)."""
+
+    def __init__(self, seed: int, scale: Scale, today: date) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="zt-members-"))
+        self._out = self._dir / "stitched.pickle"
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            self._proc = subprocess.Popen(  # noqa: S603 (our own module, our own arguments)
+                [sys.executable, "-m", __name__, str(seed), scale, today.isoformat(), str(self._out)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=(self._dir / "stderr.txt").open("wb"),
+            )
+        except OSError:  # no processes here (a sandbox, an embedded interpreter)
+            log.warning("members: cannot stitch in the background", exc_info=True)
+            self.close()
+
+    def result(self) -> Stitched | None:
+        if self._proc is None:
+            return None
+        try:
+            code = self._proc.wait()
+            if code != 0 or not self._out.exists():
+                err = (self._dir / "stderr.txt").read_text(errors="replace")[-2000:]
+                log.warning("members: the background stitching failed (exit %s): %s", code, err)
+                return None
+            with self._out.open("rb") as f:
+                found = pickle.load(f)  # noqa: S301 (written by our own child, in our private temp dir)
+            return found if isinstance(found, Stitched) else None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _main(argv: Sequence[str]) -> int:
+    seed, scale, today, out = argv
+    if scale not in ("small", "full"):
+        raise SystemExit(f"scale is small or full, got {scale!r}")
+    stitched = _stitch_for(int(seed), "small" if scale == "small" else "full", date.fromisoformat(today))
+    tmp = Path(out + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(stitched, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(out)
+    return 0
+
+
 def load_members(
     session: Session,
     actor: Principal,
@@ -167,16 +272,16 @@ def load_members(
     password: str,
     now: datetime,
     advance: Progress | None = None,
+    stitched: Stitched | None = None,
 ) -> MemberLoad:
-    """Stitches and writes the demo's members (see the module doc). One transaction: the caller's."""
+    """Stitches (unless ``stitched`` brings it, see ``BackgroundStitch``) and writes the demo's
+    members (see the module doc). One transaction: the caller's."""
     step = _Laps(advance)
-    data = demo_member_file(history, plan.network.stores)
-    records = [person_record(r) for r in data.records]
-    step("records")
-    deterministic = batch.stitch(records, probabilistic=False)
-    result = batch.stitch(records, probabilistic=True)
+    if stitched is None or stitched.orders_digest != _digest(history):
+        stitched = stitch_members(history, plan.network.stores)
     step("stitch")
-    load = _Writer(session, actor, plan, history, data, records, deterministic, result, now).write(password, step)
+    load = _Writer(session, actor, plan, history, stitched, now).write(password, step)
+    load.stitch_seconds = round(stitched.seconds, 2)
     load.seconds = step.seconds
     return load
 
@@ -204,24 +309,22 @@ class _Writer:
         actor: Principal,
         plan: DemoPlan,
         history: OrderHistory,
-        data: MemberFile,
-        records: Sequence[PersonRecord],
-        deterministic: StitchResult,
-        result: StitchResult,
+        stitched: Stitched,
         now: datetime,
     ) -> None:
         self.session = session
         self.actor = actor
         self.plan = plan
         self.history = history
-        self.data = data
-        self.records = {r.record_id: r for r in records}
-        self.by_record = {r.record_id: r for r in data.records}
-        self.det = deterministic.cluster_of
-        self.result = result
+        self.data = stitched.data
+        self.records = {r.record_id: r for r in stitched.records}
+        self.det = stitched.deterministic.cluster_of
+        self.result = stitched.result
         self.now = now
         self.rng = random.Random(f"zhongtai-demo-member-load-{plan.seed}")
-        self.load = MemberLoad(records=len(records), deterministic_clusters=deterministic.deterministic_clusters)
+        self.load = MemberLoad(
+            records=len(stitched.records), deterministic_clusters=stitched.deterministic.deterministic_clusters
+        )
         self.stores = inventory_service.location_ids_by_codes(session, [s.code for s in plan.network.stores])
 
     # ------------------------------------------------------------ the graph
@@ -998,3 +1101,11 @@ def _replay(
             row["remaining"] = remaining.get(row["id"], 0)
     tier = points.choose_tier(rules, qualifying(now))
     return balance, tier.code if tier else ""
+
+
+if __name__ == "__main__":
+    # Through the module's real name, so that what is pickled names zhongtai.demo.member_loader
+    # classes, not __main__ ones the loader could not find.
+    from zhongtai.demo.member_loader import _main as main
+
+    raise SystemExit(main(sys.argv[1:]))

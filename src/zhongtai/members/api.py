@@ -14,7 +14,7 @@ from zhongtai.errors import FieldProblem, NotFound, ValidationFailed, not_found
 from zhongtai.http import DbSession, Paging, require
 from zhongtai.inventory import service as inventory
 from zhongtai.jobs import enqueue
-from zhongtai.members import identity, privacy
+from zhongtai.members import cards, identity, privacy
 from zhongtai.members import repository as repo
 from zhongtai.members.identifiers import IdentifierIn as Ident
 from zhongtai.members.identifiers import parse_identifiers
@@ -26,12 +26,12 @@ from zhongtai.members.schemas import (
     IdentifierIn,
     IdentifierOut,
     LinkIn,
-    MatchCandidateOut,
     MemberOut,
     MergeEventOut,
     MergeIn,
     ObservationIn,
 )
+from zhongtai.members.schemas_cards import ReviewPairOut
 from zhongtai.pagination import PageOut
 
 router = APIRouter(tags=["members"])
@@ -194,30 +194,17 @@ def unmerge(event_id: int, session: DbSession, actor: Manage) -> list[MemberOut]
     return [_out(survivor), _out(restored)]
 
 
-@router.get("/member-review", response_model=PageOut[MatchCandidateOut])
+@router.get("/member-review", response_model=PageOut[ReviewPairOut])
 def review_queue(
     session: DbSession,
     principal: Manage,
     paging: Paging,
     status: Annotated[str, Query(pattern=r"^(pending|merged|rejected|obsolete)$")] = "pending",
-) -> PageOut[MatchCandidateOut]:
-    page = identity.review_queue(session, status=status, cursor=paging.cursor, limit=paging.limit)
-    mask = masker_for(principal)
-    for item in page.items:
-        for side in (item.a, item.b):
-            side.name = mask.name(side.name)
-            side.address = mask.address(side.address)
-            side.identifiers = [_mask_key(mask, k) for k in side.identifiers]
+) -> PageOut[ReviewPairOut]:
+    """Pairs the matcher could not decide, most probable first, masked without pii:read (unmasked
+    views are audited)."""
+    page = cards.review_pairs(session, principal, status=status, cursor=paging.cursor, limit=paging.limit)
     return PageOut(items=page.items, next_cursor=page.next_cursor)
-
-
-def _mask_key(mask: Any, key: str) -> str:
-    kind, _, value = key.partition(":")
-    if kind == "phone":
-        return f"{kind}:{mask.phone(value)}"
-    if kind == "email":
-        return f"{kind}:{mask.email(value)}"
-    return key
 
 
 @router.post("/member-review/{candidate_id}", status_code=204)

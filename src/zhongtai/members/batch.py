@@ -97,9 +97,10 @@ def file_format(path: Path) -> str:
 
 
 def _read_frame(path: Path) -> pl.DataFrame:
+    fmt = file_format(path)
     if not path.is_file():
         raise InputProblem(f"{path} does not exist", param="path")
-    if file_format(path) == "csv":
+    if fmt == "csv":
         # Everything as text: phone numbers must not turn into integers, ids keep leading zeros.
         return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     frame = pl.read_parquet(path)
@@ -269,7 +270,7 @@ def stitch(
                 size[lo] = joined
                 merged_pairs.append(pair)
 
-    report("writing clusters")
+    report("assigning cluster ids")
     final_rank = [_find(final, c) for c in det_cluster_of_rec]
     cluster_of = {rid: by_rank[c] for rid, c in zip(record_ids, final_rank, strict=True)}
     review_pairs: list[ScoredPair] = []

@@ -883,6 +883,12 @@ def overview(session: Session) -> MembersOverviewOut:
     enrolled = session.scalar(
         select(func.count()).select_from(Member).where(Member.status == "active", Member.enrolled_at.is_not(None))
     )
+    with_orders = session.scalar(
+        select(func.count())
+        .select_from(MemberStats)
+        .join(Member, Member.id == MemberStats.member_id)
+        .where(Member.status == "active", MemberStats.orders_count > 0)
+    )
     by_tier = session.execute(
         select(Member.tier, func.count()).where(Member.status == "active").group_by(Member.tier)
     ).all()
@@ -895,6 +901,7 @@ def overview(session: Session) -> MembersOverviewOut:
     return MembersOverviewOut(
         members=int(by_status.get("active", 0)),
         enrolled=int(enrolled or 0),
+        with_orders=int(with_orders or 0),
         merged=int(by_status.get("merged", 0)),
         pending_reviews=pending_reviews(session),
         by_tier=sorted(((str(k), int(v)) for k, v in by_tier), key=lambda kv: -kv[1]),

@@ -60,9 +60,8 @@ from zhongtai.members.models import (
     Observation,
     PointsEntry,
 )
-from zhongtai.members.schemas import CandidateSide, MatchCandidateOut, MatchRunOut, MergeEventOut
+from zhongtai.members.schemas import MatchRunOut, MergeEventOut
 from zhongtai.orders import service as orders
-from zhongtai.pagination import Page, SortKey, paginate
 
 MERGE_LOCK = "members:merge"
 # Attached rows that follow a member through merges (and back through an unmerge).
@@ -843,51 +842,6 @@ def decide_candidate(session: Session, actor: Principal, candidate_id: int, *, a
     candidate.decided_at = at
     candidate.decided_by = actor.name[:128]
     record(session, actor, "member.review", "match_candidate", candidate.id, after={"approve": approve})
-
-
-def _side(member: Member, idents: list[str]) -> CandidateSide:
-    return CandidateSide(
-        id=member.id,
-        code=member.code,
-        status=member.status,
-        name=member.name,
-        birthday=member.birthday,
-        city=member.city,
-        address=member.address,
-        identifiers=idents,
-    )
-
-
-def review_queue(
-    session: Session, *, status: str = "pending", cursor: str | None = None, limit: int = 50
-) -> Page[MatchCandidateOut]:
-    stmt = select(MatchCandidate).where(MatchCandidate.status == status)
-    page = paginate(
-        session,
-        stmt,
-        [SortKey(MatchCandidate.probability, descending=True), SortKey(MatchCandidate.id)],
-        cursor=cursor,
-        limit=limit,
-    )
-    member_ids = {c.a_id for c in page.items} | {c.b_id for c in page.items}
-    members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))}
-    idents: dict[int, list[str]] = defaultdict(list)
-    for row in session.scalars(select(Identifier).where(Identifier.member_id.in_(member_ids)).order_by(Identifier.id)):
-        idents[row.member_id].append(f"{row.kind}:{row.value}")
-    return page.map(
-        lambda c: MatchCandidateOut(
-            id=c.id,
-            probability=c.probability,
-            features=c.features,
-            status=c.status,
-            source=c.source,
-            created_at=c.created_at,
-            decided_at=c.decided_at,
-            decided_by=c.decided_by,
-            a=_side(members[c.a_id], idents[c.a_id]),
-            b=_side(members[c.b_id], idents[c.b_id]),
-        )
-    )
 
 
 def history(session: Session, member_key: str | int) -> list[MergeEventOut]:

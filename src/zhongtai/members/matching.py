@@ -295,16 +295,51 @@ def blocking_rules(kinds: Iterable[WeakKind | str]) -> list[tuple[WeakKind, ...]
 
 
 def training_rules(kinds: Iterable[WeakKind | str]) -> list[tuple[WeakKind, ...]]:
+    """Expectation maximisation rules (as kinds): the first of each group present."""
     ks = present_kinds(kinds)
     out: list[tuple[WeakKind, ...]] = []
     for group in TRAINING:
         found = _rules(group, ks)
         if found:
             out.append(found[0])
-    if len(out) < 2:
-        # Whatever is there: each kind alone trains every other one.
-        out += [(k,) for k in ks if (k,) not in out and k not in (WeakKind.CITY, WeakKind.STATE)]
-    return out[:3]
+    return out or _fallback_training(ks)
+
+
+def _fallback_training(ks: list[WeakKind]) -> list[tuple[WeakKind, ...]]:
+    # Whatever is there: each kind alone trains every other one.
+    singles: list[tuple[WeakKind, ...]] = [(k,) for k in ks if k not in (WeakKind.CITY, WeakKind.STATE)]
+    return singles[:3]
+
+
+# A blocking rule may generate at most this many pairs (or PAIRS_PER_ROW a row on big inputs);
+# beyond, it is narrowed by one of REFINE (a name and a city rather than a name alone: 张伟 is
+# hundreds of people in a million records). Keeps scoring linear in the rows, not quadratic.
+MAX_RULE_PAIRS = 1_000_000
+PAIRS_PER_ROW = 5
+REFINE = (WeakKind.BIRTHDAY, WeakKind.CITY, WeakKind.POSTCODE, WeakKind.STATE)
+
+
+def rule_pairs(frame: pl.DataFrame, rule: Sequence[WeakKind]) -> int:
+    """Pairs a blocking rule generates on a cleaned frame (equal, non-null values on every field)."""
+    cols = [k.value for k in rule]
+    sizes = frame.select(cols).drop_nulls().group_by(cols).len()["len"].cast(pl.Int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def within_budget(
+    frame: pl.DataFrame, rules: Iterable[tuple[WeakKind, ...]], budget: int
+) -> list[tuple[WeakKind, ...]]:
+    """The rules, each replaced by its narrower versions (one more field of REFINE) when it
+    generates more than ``budget`` pairs; dropped when none fits."""
+    have = {k for k in WeakKind if k.value in frame.columns}
+    out: list[tuple[WeakKind, ...]] = []
+    for rule in rules:
+        options = [rule] if rule_pairs(frame, rule) <= budget else []
+        if not options:
+            finer = [(*rule, k) for k in REFINE if k in have and k not in rule]
+            options = [f for f in finer if rule_pairs(frame, f) <= budget]
+        out += [o for o in options if o not in out and not any(set(o) >= set(x) for x in out)]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,10 +352,28 @@ class ModelSpec:
 
 
 def model_spec(kinds: Iterable[WeakKind | str], *, cjk: frozenset[WeakKind] = frozenset()) -> ModelSpec:
+    """The model for the kinds present, before looking at the data."""
     ks = present_kinds(kinds)
     if len(compared_kinds(ks)) < MIN_KINDS:
         raise ValueError(f"probabilistic matching needs at least {MIN_KINDS} weak attribute kinds, got {len(ks)}")
     return ModelSpec(ks, cjk, blocking_rules(ks), training_rules(ks), _rules(DETERMINISTIC, ks))
+
+
+def plan_model(cleaned: pl.DataFrame, kinds: Iterable[WeakKind | str]) -> ModelSpec:
+    """``model_spec`` fitted to a cleaned frame: Chinese-character name columns detected, blocking
+    and training rules kept within the pair budget."""
+    spec = model_spec(kinds, cjk=cjk_kinds(cleaned, kinds))
+    budget = max(MAX_RULE_PAIRS, PAIRS_PER_ROW * cleaned.height)
+    blocking = within_budget(cleaned, spec.blocking, budget)
+    training: list[tuple[WeakKind, ...]] = []
+    for group in TRAINING:
+        for rule in _rules(group, spec.kinds):
+            fitted = within_budget(cleaned, [rule], budget)
+            if fitted:
+                training.append(fitted[0])
+                break
+    training = training or within_budget(cleaned, _fallback_training(spec.kinds), budget)
+    return ModelSpec(spec.kinds, spec.cjk, blocking, training, spec.deterministic)
 
 
 def _block_on(rule: Sequence[WeakKind]) -> BlockingRuleCreator:
@@ -329,12 +382,10 @@ def _block_on(rule: Sequence[WeakKind]) -> BlockingRuleCreator:
     return block_on(*(k.value for k in rule))
 
 
-def build_settings(kinds: Iterable[WeakKind | str], *, cjk: frozenset[WeakKind] = frozenset()) -> Any:
-    """The Splink ``SettingsCreator`` for the kinds present (columns named by kind, id ``unique_id``);
-    ``cjk``: the name kinds written in Chinese characters."""
+def build_settings(spec: ModelSpec) -> Any:
+    """The Splink ``SettingsCreator`` of a model (columns named by kind, id ``unique_id``)."""
     from splink import SettingsCreator
 
-    spec = model_spec(kinds, cjk=cjk)
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name=ID_COLUMN,
@@ -424,7 +475,9 @@ def score_frame(
     cleaned = clean_frame(_as_polars(frame), ks, id_column=id_column)
     if cleaned.height < 2:
         return []
-    spec = model_spec(ks, cjk=cjk_kinds(cleaned, ks))
+    spec = plan_model(cleaned, ks)
+    if not spec.blocking:
+        return []
     db_api = make_db_api(backend, spark_session=spark_session)
     table: Any = cleaned.to_pandas() if type(db_api).__name__ == "SparkAPI" else cleaned.to_arrow()
     with _quiet_splink():
@@ -448,7 +501,7 @@ def _train_and_predict(
     from splink import Linker
     from splink.internals.exceptions import SplinkException
 
-    linker = Linker(table, build_settings(spec.kinds, cjk=spec.cjk), db_api=db_api, set_up_basic_logging=False)
+    linker = Linker(table, build_settings(spec), db_api=db_api, set_up_basic_logging=False)
     training = linker.training
     if spec.deterministic:
         report("estimating the prior")
@@ -460,7 +513,8 @@ def _train_and_predict(
             # No deterministic pair at all (tiny inputs): keep Splink's default prior.
             log.info("prior not estimated: %s", exc)
     report("estimating u (random pairs)")
-    max_pairs = min(U_PAIRS_MAX, max(U_PAIRS_MIN, rows * 10))
+    # Every pair on small inputs; on big ones a sample growing with them.
+    max_pairs = min(rows * (rows - 1) // 2, U_PAIRS_MAX, max(U_PAIRS_MIN, rows * 10))
     training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=SEED)
     for rule in spec.training:
         report(f"estimating m (EM, blocked on {' + '.join(k.value for k in rule)})")

@@ -121,30 +121,6 @@ class MergeEventOut(BaseModel):
     undone_at: datetime | None
 
 
-class CandidateSide(BaseModel):
-    id: int
-    code: str
-    status: str
-    name: str
-    birthday: date | None
-    city: str
-    address: str
-    identifiers: list[str]
-
-
-class MatchCandidateOut(BaseModel):
-    id: int
-    probability: float
-    features: dict[str, Any]
-    status: str
-    source: str
-    created_at: datetime
-    decided_at: datetime | None
-    decided_by: str
-    a: CandidateSide
-    b: CandidateSide
-
-
 class MatchRunOut(BaseModel):
     members: int
     merged: int

@@ -282,6 +282,7 @@ class MembersOverviewOut(BaseModel):
 
     members: int
     enrolled: int
+    with_orders: int
     merged: int
     pending_reviews: int
     by_tier: list[tuple[str, int]]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tests.factories import SYSTEM, key_headers, make_key, make_location, make_user
@@ -188,6 +188,35 @@ def test_search_pages_with_a_cursor_and_constant_queries(db: Database) -> None:
         second = cards.search(s, SYSTEM, "王", cursor=first.next_cursor, limit=4)
     assert [m.name for m in first.items + second.items] == [f"王{i}" for i in range(7)]
     assert second.next_cursor is None
+
+
+@pytest.mark.parametrize("principal", [GUIDE, CS], ids=["masked", "unmasked"])
+def test_search_queries_do_not_grow_with_the_page(db: Database, principal: Principal) -> None:
+    # An unmasked page writes one audit row per member shown (who saw whom must be answerable
+    # per member: one INSERT per row on SQLite, one batched INSERT on PostgreSQL); every other
+    # statement is the same whatever the page's size.
+    def queries(n: int) -> tuple[int, int]:
+        with db.transaction() as s:
+            for i in range(n):
+                add_member(s, Person(f"M0000003{n:02d}{i:02d}", f"王{n}{i}", phones=[f"+86137{n:02d}00{i:04d}"]))
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        before = len(audits(db))
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with db.transaction() as s:
+                assert len(cards.search(s, principal, f"王{n}").items) == n
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        others = [q for q in statements if not q.lstrip().upper().startswith("INSERT INTO AUDIT_LOG")]
+        return len(others), len(audits(db)) - before
+
+    (few, audited_few), (many, audited_many) = queries(2), queries(12)
+    assert few == many
+    assert (audited_few, audited_many) == ((2, 12) if principal is CS else (0, 0))
 
 
 def test_guide_sees_masked_results_and_no_audit_is_written(db: Database) -> None:

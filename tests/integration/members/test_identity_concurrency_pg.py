@@ -90,10 +90,12 @@ def test_concurrent_sightings_of_one_person_end_in_one_member(pg_database: Datab
             owners = set(s.scalars(select(Identifier.member_id).where(Identifier.value.in_(values))))
             assert len(owners) == 1, f"person {p} is split over members {owners}"
             owner = s.get(Member, owners.pop())
-            assert owner is not None and owner.status == "active"
+            assert owner is not None
+            assert owner.status == "active"
         assert s.scalar(select(func.count(Member.id)).where(Member.status == "active")) == PEOPLE
         assert s.scalar(select(func.count(Identifier.id))) == PEOPLE * 7
         # Every merged member redirects to an active one.
         for merged in s.scalars(select(Member).where(Member.status == "merged")):
             target = s.get(Member, merged.merged_into_id)
-            assert target is not None and target.status == "active"
+            assert target is not None
+            assert target.status == "active"

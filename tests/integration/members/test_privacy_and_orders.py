@@ -44,9 +44,11 @@ def test_order_buyers_become_members_and_completed_orders_earn_points(client: Te
     consumer.consume(db)  # a second pass (the look-back) changes nothing
     with db.transaction(write=False) as s:
         entries = list(s.scalars(select(PointsEntry).where(PointsEntry.order_number == numbers["W1"])))
-        assert len(entries) == 1 and entries[0].points == 99  # ¥99 paid, 1 point a yuan
+        assert len(entries) == 1
+        assert entries[0].points == 99
         member = s.get(Member, by_number[numbers["W1"]])
-        assert member is not None and member.points_balance == 99
+        assert member is not None
+        assert member.points_balance == 99
 
 
 def test_export_needs_pii_and_is_audited(client: TestClient, db: Database) -> None:
@@ -71,17 +73,23 @@ def test_erasure_pseudonymises_the_member_and_keeps_anonymous_order_history(clie
         member_id = s.scalar(select(Order.member_id).where(Order.number == numbers["W1"]))
     admin = key_headers(make_key(db, role="admin"))
     bad = client.post(f"/api/v1/members/{member_id}/erase", json={}, headers=admin)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.reason"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.reason"
     r = client.post(f"/api/v1/members/{member_id}/erase", json={"reason": "customer request 2026-11"}, headers=admin)
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "erased" and r.json()["name"].startswith("erased-")
+    assert r.json()["status"] == "erased"
+    assert r.json()["name"].startswith("erased-")
     with db.transaction(write=False) as s:
         assert s.scalar(select(Identifier).where(Identifier.member_id == member_id)) is None
         for number in (numbers["W1"], numbers["W2"]):
             order = s.scalar(select(Order).where(Order.number == number))
-            assert order is not None and order.member_id == member_id
-            assert order.buyer_phone == "" and order.ship_phone == "" and order.ship_address == ""
-            assert order.buyer_name.startswith("erased-") and order.total_fen > 0
+            assert order is not None
+            assert order.member_id == member_id
+            assert order.buyer_phone == ""
+            assert order.ship_phone == ""
+            assert order.ship_address == ""
+            assert order.buyer_name.startswith("erased-")
+            assert order.total_fen > 0
             for event in s.scalars(select(OutboxEvent).where(OutboxEvent.aggregate_id == number)):
                 assert "13800138000" not in str(event.payload)
         assert s.scalar(select(AuditEntry).where(AuditEntry.action == "member.erase")) is not None

@@ -25,7 +25,7 @@ from zhongtai.auth.permissions import Perm
 from zhongtai.channels import service as channels_service
 from zhongtai.errors import Conflict, DomainError, NotFound, ValidationFailed, from_pydantic
 from zhongtai.members import cards, identity, stats, tags
-from zhongtai.members.schemas_cards import MemberCardOut, ReviewEvidenceOut
+from zhongtai.members.schemas_cards import MemberCardOut, ReviewEvidenceOut, ReviewPairOut
 from zhongtai.members.schemas_engagement import TagRuleIn
 from zhongtai.web import charts, formatting
 from zhongtai.web.page import Console, ConsoleForm, PageContext, render, safe_next
@@ -88,6 +88,16 @@ def zh_en(ctx: PageContext, zh: str, en: str) -> str:
 def segment_name(ctx: PageContext, code: str) -> str:
     seg = stats.SEGMENTS.get(code)
     return zh_en(ctx, seg.name_zh, seg.name_en) if seg else code
+
+
+def gender_key(value: str) -> str:
+    """Genders as sources write them (F, M, 女, male …) -> female | male | other | ""."""
+    v = value.strip().lower()
+    if v in ("f", "female", "女", "w", "woman"):
+        return "female"
+    if v in ("m", "male", "男", "man"):
+        return "male"
+    return "other" if v else ""
 
 
 def channel_names(ctx: PageContext) -> dict[str, str]:
@@ -179,12 +189,14 @@ async def _act(
 
 def _donut(ctx: PageContext, rows: Sequence[tuple[str, int]], label: Callable[[str], str], title: str) -> str:
     return charts.donut_chart(
-        [charts.Datum(label(k) or ctx.t("members.none_value"), v) for k, v in rows],
+        [charts.Datum(label(k) if k else ctx.t("members.none_value"), v) for k, v in rows],
         title=title,
         width=460,
         height=220,
         center_label=ctx.t("members.people"),
-        other_label=ctx.t("orders.chart_other"),
+        # The eight RFM segments all get their own slice.
+        max_slices=8,
+        other_label=ctx.t("members.other"),
         empty_message=ctx.t("members.chart_empty"),
     )
 
@@ -252,6 +264,7 @@ def _review_page(
         channel_colours=channel_colours(names),
         rows=_review_rows,
         compared=COMPARED,
+        gender_key=gender_key,
         can_manage=ctx.can(Perm.MEMBERS_MANAGE),
         failure=failure,
         done=_done(done),
@@ -259,10 +272,15 @@ def _review_page(
     )
 
 
-def _review_rows(evidence: list[ReviewEvidenceOut]) -> list[tuple[str, ReviewEvidenceOut | None]]:
-    """The compared attributes in a fixed order, then whatever else the matcher explained."""
-    by_attr = {e.attribute: e for e in evidence}
-    rows: list[tuple[str, ReviewEvidenceOut | None]] = [(a, by_attr.pop(a, None)) for a in COMPARED]
+def _review_rows(pair: ReviewPairOut) -> list[tuple[str, ReviewEvidenceOut | None]]:
+    """The compared attributes in a fixed order (those either side has), then whatever else the
+    matcher explained."""
+    by_attr = {e.attribute: e for e in pair.evidence}
+    rows: list[tuple[str, ReviewEvidenceOut | None]] = []
+    for attr in COMPARED:
+        ev = by_attr.pop(attr, None)
+        if ev is not None or getattr(pair.a, attr) or getattr(pair.b, attr):
+            rows.append((attr, ev))
     rows += sorted(by_attr.items())
     return rows
 
@@ -315,10 +333,16 @@ class FieldChoice:
 
 
 def _fields(ctx: PageContext) -> list[FieldChoice]:
-    return [
-        FieldChoice(f.field, f.kind, zh_en(ctx, f.name_zh, f.name_en), f.ops, f.field.endswith("_fen"))
-        for f in tags.field_catalogue()
-    ]
+    """The rule fields in the page's language; money fields are typed in yuan here, so their
+    names lose the "(fen)" the API's catalogue carries."""
+    out = []
+    for f in tags.field_catalogue():
+        money = f.field.endswith("_fen")
+        name = zh_en(ctx, f.name_zh, f.name_en)
+        if money:
+            name = re.sub(r"\s*[(（](分|fen)[)）]", "", name) + ctx.t("members.rules.in_yuan")
+        out.append(FieldChoice(f.field, f.kind, name, f.ops, money))
+    return out
 
 
 def _show_value(ctx: PageContext, field: str, kind: str, value: Any, names: dict[str, str]) -> str:
@@ -343,7 +367,7 @@ def describe(ctx: PageContext, conditions: Sequence[dict[str, Any]], names: dict
     out = []
     for c in conditions:
         f = fields.get(str(c.get("field")))
-        label = f.name.replace("(分)", "").replace(" (fen)", "") if f else str(c.get("field"))
+        label = f.name.removesuffix(ctx.t("members.rules.in_yuan")) if f else str(c.get("field"))
         value = _show_value(ctx, str(c.get("field")), f.kind if f else "", c.get("value"), names)
         out.append(f"{label} {OP_SYMBOLS.get(str(c.get('op')), c.get('op'))} {value}")
     return out
@@ -419,24 +443,12 @@ def _rules_page(
 ) -> Response:
     rules = tags.list_rules(ctx.session)
     names = channel_names(ctx)
-    chart = charts.hbar_chart(
-        [
-            charts.Datum(zh_en(ctx, r.name_zh, r.name_en), r.members_count, href=f"/members/tag-rules/{r.code}")
-            for r in sorted(rules, key=lambda r: -r.members_count)
-            if r.active
-        ],
-        title=ctx.t("members.rules.chart_title"),
-        width=560,
-        row_height=28,
-        empty_message=ctx.t("members.chart_empty"),
-    )
     return render(
         ctx,
         "members/tag_rules.html",
         status_code=status_code,
         rules=rules,
         described={r.code: describe(ctx, r.conditions, names) for r in rules},
-        chart=chart,
         most=max([r.members_count for r in rules] + [1]),
         can_manage=ctx.can(Perm.MEMBERS_MANAGE),
         failure=failure,
@@ -660,6 +672,7 @@ def _card_page(
         done=_done(done),
         now=datetime.now(UTC),
         zh_en=lambda zh, en: zh_en(ctx, zh, en),
+        gender_key=gender_key,
     )
 
 
