@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from zhongtai.auth.permissions import Perm
 from zhongtai.auth.pii import masker_for
 from zhongtai.auth.principal import Principal
-from zhongtai.errors import FieldProblem, NotFound, ValidationFailed, not_found
+from zhongtai.errors import FieldProblem, NotFound, ValidationFailed
 from zhongtai.http import DbSession, Paging, require
 from zhongtai.inventory import service as inventory
 from zhongtai.jobs import enqueue
@@ -60,13 +60,6 @@ def _idents(items: list[IdentifierIn], field: str) -> list[Ident]:
             errors=[FieldProblem(f"{field}.{i}.value", "invalid_identifier", msg) for i, msg in problems],
         )
     return parsed
-
-
-def _member(session: DbSession, key: str) -> Member:
-    member = repo.find(session, key)
-    if member is None:
-        raise not_found("member", key)
-    return member
 
 
 def _out(member: Member, key: str | None = None) -> MemberOut:
@@ -152,7 +145,7 @@ def link(key: str, body: LinkIn, session: DbSession, actor: Write) -> MemberOut:
 
 @router.get("/members/{key}/identifiers", response_model=list[IdentifierOut])
 def identifiers(key: str, session: DbSession, principal: Read) -> list[IdentifierOut]:
-    member = _member(session, key)
+    member = repo.find_or_404(session, key)
     mask = masker_for(principal)
     out = []
     for row in identity.identifiers_of(session, member.id):

@@ -15,7 +15,7 @@ from zhongtai.auth.permissions import Perm
 from zhongtai.auth.principal import Principal
 from zhongtai.auth.scoping import ensure_location_access
 from zhongtai.db import utcnow
-from zhongtai.errors import FieldProblem, ValidationFailed, not_found
+from zhongtai.errors import FieldProblem, ValidationFailed
 from zhongtai.http import DbSession, Paging, require
 from zhongtai.inventory import service as inventory
 from zhongtai.members import consents, guides, stats, tags
@@ -48,19 +48,12 @@ Write = Annotated[Principal, Depends(require(Perm.MEMBERS_WRITE))]
 Manage = Annotated[Principal, Depends(require(Perm.MEMBERS_MANAGE))]
 
 
-def _member_id(session: DbSession, key: str) -> int:
-    member = repo.find(session, key)
-    if member is None:
-        raise not_found("member", key)
-    return member.id
-
-
 # ---------------------------------------------------------------- statistics
 
 
 @router.get("/members/{key}/stats", response_model=StatsOut)
 def get_stats(key: str, session: DbSession, _: Read) -> StatsOut:
-    return stats.member_stats(session, _member_id(session, key))
+    return stats.member_stats(session, repo.find_or_404(session, key).id)
 
 
 # ---------------------------------------------------------------- tags
@@ -68,17 +61,17 @@ def get_stats(key: str, session: DbSession, _: Read) -> StatsOut:
 
 @router.get("/members/{key}/tags", response_model=list[TagOut])
 def get_tags(key: str, session: DbSession, _: Read) -> list[TagOut]:
-    return tags.member_tags(session, _member_id(session, key))
+    return tags.member_tags(session, repo.find_or_404(session, key).id)
 
 
 @router.post("/members/{key}/tags", response_model=list[TagOut], status_code=201)
 def add_tag(key: str, body: TagIn, session: DbSession, actor: Write) -> list[TagOut]:
-    return tags.add_tag(session, actor, _member_id(session, key), body.tag)
+    return tags.add_tag(session, actor, repo.find_or_404(session, key).id, body.tag)
 
 
 @router.delete("/members/{key}/tags/{tag}", response_model=list[TagOut])
 def remove_tag(key: str, tag: str, session: DbSession, actor: Write) -> list[TagOut]:
-    return tags.remove_tag(session, actor, _member_id(session, key), tag)
+    return tags.remove_tag(session, actor, repo.find_or_404(session, key).id, tag)
 
 
 @router.get("/member-tag-rules", response_model=list[TagRuleOut])
@@ -135,22 +128,22 @@ def delete_rule(code: str, session: DbSession, actor: Manage) -> Response:
 
 @router.get("/members/{key}/guide", response_model=MemberGuideOut)
 def get_guide(key: str, session: DbSession, _: Read) -> MemberGuideOut:
-    return guides.current_guide(session, _member_id(session, key))
+    return guides.current_guide(session, repo.find_or_404(session, key).id)
 
 
 @router.put("/members/{key}/guide", response_model=MemberGuideOut)
 def bind_guide(key: str, body: GuideIn, session: DbSession, actor: Write) -> MemberGuideOut:
-    return guides.bind(session, actor, _member_id(session, key), body.guide_user_id)
+    return guides.bind(session, actor, repo.find_or_404(session, key).id, body.guide_user_id)
 
 
 @router.delete("/members/{key}/guide", response_model=MemberGuideOut)
 def unbind_guide(key: str, session: DbSession, actor: Write) -> MemberGuideOut:
-    return guides.unbind(session, actor, _member_id(session, key))
+    return guides.unbind(session, actor, repo.find_or_404(session, key).id)
 
 
 @router.get("/members/{key}/guide-history", response_model=list[GuideBindingOut])
 def guide_history(key: str, session: DbSession, _: Read) -> list[GuideBindingOut]:
-    return guides.binding_history(session, _member_id(session, key))
+    return guides.binding_history(session, repo.find_or_404(session, key).id)
 
 
 @router.get("/guides", response_model=list[GuideLoadOut])
@@ -185,13 +178,13 @@ def guide_members(user_id: int, session: DbSession, principal: Read, paging: Pag
 
 @router.get("/members/{key}/consents", response_model=dict[str, ConsentOut])
 def get_consents(key: str, session: DbSession, _: Read) -> dict[str, ConsentOut]:
-    return consents.current_consents(session, _member_id(session, key))
+    return consents.current_consents(session, repo.find_or_404(session, key).id)
 
 
 @router.put("/members/{key}/consents", response_model=dict[str, ConsentOut])
 def set_consents(key: str, body: ConsentsIn, session: DbSession, actor: Write) -> dict[str, ConsentOut]:
     """Records the channels sent (``{"sms": true, "wechat": false, "source": "pos:S001"}``)."""
-    member_id = _member_id(session, key)
+    member_id = repo.find_or_404(session, key).id
     answers = {c: getattr(body, c) for c in consents.CHANNELS if getattr(body, c) is not None}
     if not answers:
         raise ValidationFailed(
@@ -206,4 +199,4 @@ def set_consents(key: str, body: ConsentsIn, session: DbSession, actor: Write) -
 
 @router.get("/members/{key}/consent-history", response_model=list[ConsentOut])
 def get_consent_history(key: str, session: DbSession, _: Read) -> list[ConsentOut]:
-    return consents.consent_history(session, _member_id(session, key))
+    return consents.consent_history(session, repo.find_or_404(session, key).id)

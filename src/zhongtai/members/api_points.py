@@ -16,6 +16,7 @@ from zhongtai.auth.principal import Principal
 from zhongtai.http import DbSession, Paging, require
 from zhongtai.jobs import enqueue
 from zhongtai.members import points
+from zhongtai.members import repository as repo
 from zhongtai.members.points_tasks import RETIER_JOB
 from zhongtai.members.schemas_points import (
     AdjustmentIn,
@@ -50,7 +51,7 @@ def list_points_entries(key: str, session: DbSession, _: Read, paging: Paging) -
 def redeem_points(key: str, body: RedeemIn, session: DbSession, actor: Spend) -> PointsEntryOut:
     """Spends points. The same (channel_code, reference) again returns the first redemption; 409
     ``insufficient_points`` when the balance is short."""
-    member = points.find_member(session, key)
+    member = repo.find_or_404(session, key)
     entry = points.redeem(
         session,
         actor,
@@ -66,14 +67,14 @@ def redeem_points(key: str, body: RedeemIn, session: DbSession, actor: Spend) ->
 @router.post("/members/{key}/points/reversals", response_model=PointsEntryOut, status_code=201)
 def reverse_redemption(key: str, body: ReversalIn, session: DbSession, actor: Spend) -> PointsEntryOut:
     """Voids a redemption (idempotent: a second reversal returns the first)."""
-    member = points.find_member(session, key)
+    member = repo.find_or_404(session, key)
     entry = points.reverse_redemption(session, actor, body.entry_id, body.reason, member_id=member.id)
     return PointsEntryOut.model_validate(entry)
 
 
 @router.post("/members/{key}/points/adjustments", response_model=PointsEntryOut, status_code=201)
 def adjust_points(key: str, body: AdjustmentIn, session: DbSession, actor: Manage) -> PointsEntryOut:
-    member = points.find_member(session, key)
+    member = repo.find_or_404(session, key)
     entry = points.adjust(session, actor, member.id, points=body.points, reason=body.reason)
     return PointsEntryOut.model_validate(entry)
 

@@ -81,15 +81,6 @@ def _check_actor(actor: Principal, guide: Guide, verb: str) -> None:
         ensure_location_access(actor, guide.location_id)
 
 
-def _member_for_update(session: Session, member_id: int) -> Member:
-    member = repo.lock(session, member_id)
-    if member is None:
-        raise not_found("member", member_id)
-    if member.status != "active":
-        raise Conflict(f"member {member.code} is {member.status}", extra={"member_status": member.status})
-    return member
-
-
 def _open_rows(session: Session, member_ids: Sequence[int]) -> list[GuideBinding]:
     return list(
         session.scalars(
@@ -124,7 +115,7 @@ def bind(
 ) -> MemberGuideOut:
     """Binds the member to an active guide: the open binding closes, a new one opens. Binding to
     the guide they already have changes nothing."""
-    member = _member_for_update(session, member_id)
+    member = repo.lock_active(session, member_id)
     guide = _active_guide(session, guide_user_id, "body.guide_user_id")
     _check_actor(actor, guide, "bind")
     if member.guide_user_id not in (None, guide.user_id) and actor.role is Role.STORE_MANAGER:
@@ -165,7 +156,7 @@ def bind(
 
 def unbind(session: Session, actor: Principal, member_id: int, *, reason: str = "unbound") -> MemberGuideOut:
     """The member has no guide any more (the open binding closes). A no-op when they have none."""
-    member = _member_for_update(session, member_id)
+    member = repo.lock_active(session, member_id)
     if member.guide_user_id is None:
         return _current(session, member)
     rows = _open_rows(session, [member.id])

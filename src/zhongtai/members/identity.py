@@ -453,7 +453,7 @@ def merge(
 ) -> Member:
     """A reviewer (or the matcher) says two members are one person. The older id survives."""
     _advisory(session, MERGE_LOCK)
-    a, b = _found(session, survivor_key), _found(session, other_key)
+    a, b = repo.find_or_404(session, survivor_key), repo.find_or_404(session, other_key)
     if a.id == b.id:
         return a
     locked = _lock_members(session, [a.id, b.id])
@@ -478,13 +478,6 @@ def _link_edge(session: Session, a_member: int, b_member: int, kind: str, probab
         session.add(IdentityEdge(a_id=a, b_id=b, kind=kind, probability=probability))
     else:
         edge.active, edge.disabled_reason = True, ""
-
-
-def _found(session: Session, key: str | int) -> Member:
-    member = repo.find(session, key)
-    if member is None:
-        raise not_found("member", key)
-    return member
 
 
 # --- splits: quarantine and unmerge -----------------------------------------------------------
@@ -715,7 +708,7 @@ def link_identifiers(
 ) -> Member:
     """Adds identifiers to a member (a WeChat bound in the mini-program, a JD account linked by the
     buyer): a sighting of the member's card number together with them."""
-    member = _found(session, member_key)
+    member = repo.find_or_404(session, member_key)
     if member.status == "erased":
         raise Conflict("the member was erased")
     card = session.scalar(
@@ -845,7 +838,7 @@ def decide_candidate(session: Session, actor: Principal, candidate_id: int, *, a
 
 
 def history(session: Session, member_key: str | int) -> list[MergeEventOut]:
-    member = _found(session, member_key)
+    member = repo.find_or_404(session, member_key)
     related = {member.id} | set(session.scalars(select(Member.id).where(Member.merged_into_id == member.id)))
     rows = session.scalars(
         select(MergeEvent)
@@ -895,7 +888,7 @@ def apply_matches(
         )
     }
     for a, b, probability in merges:
-        left, right = _found(session, a), _found(session, b)
+        left, right = repo.find_or_404(session, a), repo.find_or_404(session, b)
         lo, hi = min(left.id, right.id), max(left.id, right.id)
         if lo == hi or (lo, hi) in decided or _cannot_link(session, lo, hi):
             continue

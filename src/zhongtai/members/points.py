@@ -382,7 +382,7 @@ def retier(session: Session, member_ids: Iterable[int], now: datetime, *, actor:
     rules = _rules(session)
     changed = 0
     for member_id in sorted(set(member_ids)):
-        member = _lock(session, member_id)
+        member = repository.lock_or_404(session, member_id)
         if member.status != "active":
             continue
         before = member.tier
@@ -392,15 +392,6 @@ def retier(session: Session, member_ids: Iterable[int], now: datetime, *, actor:
 
 
 # ---------------------------------------------------------------- ledger internals
-
-
-def _lock(session: Session, member_id: int) -> Member:
-    """The (surviving) member's row, locked, with its current values (``repository.lock`` reloads
-    it: the session may hold a copy read before the lock was granted)."""
-    member = repository.lock(session, member_id)
-    if member is None:
-        raise not_found("member", member_id)
-    return member
 
 
 def _by_source(session: Session, source: str, source_ref: str) -> PointsEntry | None:
@@ -517,7 +508,7 @@ def earn_for_order(
         (not _aware(at), "at", "naive_datetime", "a timezone-aware time"),
         (expiry_years < 0, "expiry_years", "negative", "0 or more"),
     )
-    member = _lock(session, member_id)
+    member = repository.lock_or_404(session, member_id)
     if _by_source(session, "order", order_number) is not None:
         return None
     if member.status == "erased":
@@ -579,7 +570,7 @@ def clawback_for_refund(
     source_ref = f"{order_number}:{refund_ref}"
     earned = _by_source(session, "order", order_number)
     # The points are wherever the earn is now (a merge or split may have moved it).
-    member = _lock(session, earned.member_id if earned is not None else member_id)
+    member = repository.lock_or_404(session, earned.member_id if earned is not None else member_id)
     if _by_source(session, "refund", source_ref) is not None:
         return None
     earn = _by_source(session, "order", order_number)
@@ -644,7 +635,7 @@ def redeem(
         raise PermissionDenied(
             f"this key redeems for channel {actor.channel_code} only", extra={"channel_code": channel_code}
         )
-    member = _lock(session, member_id)
+    member = repository.lock_or_404(session, member_id)
     source_ref = f"{channel_code}:{reference}"
     first = _by_source(session, "redeem", source_ref)
     if first is not None:
@@ -694,7 +685,7 @@ def reverse_redemption(
         raise not_found("points entry", entry_id)
     if original.kind != "redeem":
         raise NotARedemption(f"entry {entry_id} is a {original.kind} entry", extra={"entry_id": entry_id})
-    member = _lock(session, original.member_id)
+    member = repository.lock_or_404(session, original.member_id)
     done = _by_source(session, "reverse", str(entry_id))
     if done is not None:
         return done
@@ -771,7 +762,7 @@ def adjust(
         (points == 0, "body.points", "zero", "an adjustment of 0 points changes nothing"),
         (not reason.strip() or len(reason) > 255, "body.reason", "invalid", "1 to 255 characters"),
     )
-    member = _lock(session, member_id)
+    member = repository.lock_or_404(session, member_id)
     if member.status == "erased":
         raise MemberErased(f"member {member.code} was erased", extra={"member_id": member.id})
     now = utcnow()
@@ -827,7 +818,7 @@ def expire_due(session: Session, now: datetime, limit: int = 500, *, actor: Prin
         by_member[int(member_id)].append(int(lot_id))
     expired = 0
     for member_id in sorted(by_member):
-        member = _lock(session, member_id)
+        member = repository.lock_or_404(session, member_id)
         lots = session.scalars(
             select(PointsEntry)
             .where(PointsEntry.id.in_(by_member[member_id]))
@@ -935,18 +926,10 @@ def recompute_balance(session: Session, member: Member) -> int:
 # ---------------------------------------------------------------- queries
 
 
-def find_member(session: Session, key: str | int) -> Member:
-    """A member by id or code (following merge redirects), or not found."""
-    member = repository.find(session, key)
-    if member is None:
-        raise not_found("member", key)
-    return member
-
-
 def points_summary(session: Session, member_id: int | str, *, now: datetime | None = None) -> PointsSummaryOut:
     """Balance, tier, the next tier and the spend it needs, and the points expiring within 90 days."""
     now = now or utcnow()
-    member = find_member(session, member_id)
+    member = repository.find_or_404(session, member_id)
     rules = _rules(session)
     spend = _qualifying_spend(session, member.id, now)
     current = next((r for r in rules if r.code == member.tier), None) or choose_tier(rules, spend)
@@ -978,7 +961,7 @@ def ledger(
     session: Session, member_id: int | str, *, cursor: str | None = None, limit: int = 50
 ) -> Page[PointsEntryOut]:
     """The member's entries, newest first."""
-    member = find_member(session, member_id)
+    member = repository.find_or_404(session, member_id)
     stmt = select(PointsEntry).where(PointsEntry.member_id == member.id)
     page = paginate(
         session,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from zhongtai.auth.audit import record
 from zhongtai.auth.principal import Principal
 from zhongtai.db import utcnow
-from zhongtai.errors import Conflict, not_found
+from zhongtai.errors import Conflict
 from zhongtai.members import guides
 from zhongtai.members import repository as repo
 from zhongtai.members.identity import MERGE_LOCK, _advisory
@@ -47,15 +47,8 @@ def _row(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _member(session: Session, key: str | int) -> Member:
-    member = repo.find(session, key)
-    if member is None:
-        raise not_found("member", key)
-    return member
-
-
 def export_member(session: Session, actor: Principal, key: str | int) -> dict[str, Any]:
-    member = _member(session, key)
+    member = repo.find_or_404(session, key)
     ids = [member.id, *session.scalars(select(Member.id).where(Member.merged_into_id == member.id))]
     profile = _row(
         member,
@@ -139,7 +132,7 @@ def pseudonym(member: Member) -> str:
 
 def erase_member(session: Session, actor: Principal, key: str | int, reason: str) -> Member:
     _advisory(session, MERGE_LOCK)
-    member = _member(session, key)
+    member = repo.find_or_404(session, key)
     member = repo.lock(session, member.id) or member
     if member.status == "erased":
         raise Conflict(f"member {member.code} was already erased")

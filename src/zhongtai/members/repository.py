@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from zhongtai.errors import Conflict, not_found
 from zhongtai.members.models import Member
 
 
@@ -50,3 +51,26 @@ def find(session: Session, key: str | int) -> Member | None:
     text_key = str(key).strip()
     member = session.get(Member, int(text_key)) if text_key.isdigit() else by_code(session, text_key.upper())
     return resolve(session, member) if member is not None else None
+
+
+def find_or_404(session: Session, key: str | int) -> Member:
+    """``find``, or the API's 404 problem."""
+    member = find(session, key)
+    if member is None:
+        raise not_found("member", key)
+    return member
+
+
+def lock_or_404(session: Session, member_id: int) -> Member:
+    member = lock(session, member_id)
+    if member is None:
+        raise not_found("member", member_id)
+    return member
+
+
+def lock_active(session: Session, member_id: int) -> Member:
+    """The surviving member, locked; a 409 when it was erased."""
+    member = lock_or_404(session, member_id)
+    if member.status != "active":
+        raise Conflict(f"member {member.code} is {member.status}", extra={"member_status": member.status})
+    return member

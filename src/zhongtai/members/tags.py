@@ -554,15 +554,6 @@ def evaluate_member(session: Session, member_id: int, now: datetime) -> tuple[in
 # ---------------------------------------------------------------- a member's tags
 
 
-def _active_member(session: Session, member_id: int) -> Member:
-    member = repo.lock(session, member_id)
-    if member is None:
-        raise not_found("member", member_id)
-    if member.status != "active":
-        raise Conflict(f"member {member.code} is {member.status}", extra={"member_status": member.status})
-    return member
-
-
 def _clean_tag(tag: str) -> str:
     cleaned = " ".join(tag.split())
     if not cleaned or len(cleaned) > 32:
@@ -573,7 +564,7 @@ def _clean_tag(tag: str) -> str:
 def add_tag(session: Session, actor: Principal, member_id: int, tag: str) -> list[TagOut]:
     """Puts a manual tag on a member (a no-op if they have it). A rule's code is refused."""
     tag = _clean_tag(tag)
-    member = _active_member(session, member_id)
+    member = repo.lock_active(session, member_id)
     if session.scalar(select(TagRule.id).where(TagRule.code == tag)) is not None:
         raise ValidationFailed(
             "a rule's tag cannot be set by hand",
@@ -589,7 +580,7 @@ def add_tag(session: Session, actor: Principal, member_id: int, tag: str) -> lis
 
 def remove_tag(session: Session, actor: Principal, member_id: int, tag: str) -> list[TagOut]:
     """Takes a manual tag off. Rule tags follow their rule and cannot be removed by hand."""
-    member = _active_member(session, member_id)
+    member = repo.lock_active(session, member_id)
     row = session.scalar(select(MemberTag).where(MemberTag.member_id == member.id, MemberTag.tag == tag.strip()))
     if row is None:
         raise not_found("tag", tag)
