@@ -490,7 +490,7 @@ class _Loader:
             password=self.password,
             now=utcnow(),
             advance=lambda n: self._advance("members", n),
-            stitched=stitching.result() if stitching is not None else None,
+            stitched=stitching,
         )
         for key, n in load.counts().items():
             self._count(key, n)

@@ -35,10 +35,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,6 @@ from zhongtai.demo.member_data import (
     MemberFile,
     MemberRecord,
     demo_member_file,
-    member_observations,
 )
 from zhongtai.demo.network_data import LocationSpec
 from zhongtai.demo.order_history import CITIES, HistOrder, OrderHistory, build_order_history
@@ -64,7 +64,7 @@ from zhongtai.demo.plan import DemoPlan, build_demo_plan
 from zhongtai.errors import ValidationFailed
 from zhongtai.inventory import service as inventory_service
 from zhongtai.members import batch, points, stats, tags
-from zhongtai.members.identifiers import IdentifierIn, WeakKind, over_partner_cap, parse_birthday, parse_identifiers
+from zhongtai.members.identifiers import WeakKind, over_partner_cap, parse_birthday, parse_identifiers
 from zhongtai.members.records import PersonRecord, StitchResult
 from zhongtai.orders import service as orders_service
 
@@ -79,7 +79,7 @@ REDEEM_CHANCE = 0.12
 MATCH_DELAY = timedelta(hours=20)
 
 Progress = Callable[[int], None]
-STEPS = 8
+STEPS = 7
 log = logging.getLogger("zhongtai.demo")
 
 
@@ -176,8 +176,11 @@ class Stitched:
     """The pure half of the load: the demo's member records and how the batch matcher clusters
     them (deterministically, and with the probabilistic matcher)."""
 
+    # The records (the people left out: the truth is not written).
     data: MemberFile
-    records: list[PersonRecord]
+    # Each record's strong identifiers as graph keys, and each key's (kind, app, normalised value).
+    keys: dict[str, list[str]]
+    identifiers: dict[str, tuple[str, str, str]]
     deterministic: StitchResult
     result: StitchResult
     # Which order history it was made from (the parent checks it is the one it loads).
@@ -195,7 +198,17 @@ def stitch_members(history: OrderHistory, stores: Sequence[LocationSpec]) -> Sti
     records = [person_record(r) for r in data.records]
     deterministic = batch.stitch(records, probabilistic=False)
     result = batch.stitch(records, probabilistic=True)
-    return Stitched(data, records, deterministic, result, _digest(history), time.perf_counter() - started)
+    keys = {r.record_id: list(dict.fromkeys(i.key for i in r.identifiers)) for r in records}
+    identifiers = {i.key: (i.kind.value, i.app, i.value) for r in records for i in r.identifiers}
+    return Stitched(
+        replace(data, persons=()),
+        keys,
+        identifiers,
+        deterministic,
+        result,
+        _digest(history),
+        time.perf_counter() - started,
+    )
 
 
 def _stitch_for(seed: int, scale: Scale, today: date) -> Stitched:
@@ -217,12 +230,13 @@ class BackgroundStitch:
         self._dir = Path(tempfile.mkdtemp(prefix="zt-members-"))
         self._out = self._dir / "stitched.pickle"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr = (self._dir / "stderr.txt").open("wb")
         try:
             self._proc = subprocess.Popen(  # noqa: S603 (our own module, our own arguments)
                 [sys.executable, "-m", __name__, str(seed), scale, today.isoformat(), str(self._out)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=(self._dir / "stderr.txt").open("wb"),
+                stderr=self._stderr,
             )
         except OSError:  # no processes here (a sandbox, an embedded interpreter)
             log.warning("members: cannot stitch in the background", exc_info=True)
@@ -248,6 +262,7 @@ class BackgroundStitch:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+        self._stderr.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
@@ -272,11 +287,13 @@ def load_members(
     password: str,
     now: datetime,
     advance: Progress | None = None,
-    stitched: Stitched | None = None,
+    stitched: Stitched | BackgroundStitch | None = None,
 ) -> MemberLoad:
-    """Stitches (unless ``stitched`` brings it, see ``BackgroundStitch``) and writes the demo's
-    members (see the module doc). One transaction: the caller's."""
+    """Stitches (unless ``stitched`` brings it or is doing it, see ``BackgroundStitch``) and writes
+    the demo's members (see the module doc). One transaction: the caller's."""
     step = _Laps(advance)
+    if isinstance(stitched, BackgroundStitch):
+        stitched = stitched.result()
     if stitched is None or stitched.orders_digest != _digest(history):
         stitched = stitch_members(history, plan.network.stores)
     step("stitch")
@@ -317,13 +334,14 @@ class _Writer:
         self.plan = plan
         self.history = history
         self.data = stitched.data
-        self.records = {r.record_id: r for r in stitched.records}
+        self.keys = stitched.keys
+        self.identifiers = stitched.identifiers
         self.det = stitched.deterministic.cluster_of
         self.result = stitched.result
         self.now = now
         self.rng = random.Random(f"zhongtai-demo-member-load-{plan.seed}")
         self.load = MemberLoad(
-            records=len(stitched.records), deterministic_clusters=stitched.deterministic.deterministic_clusters
+            records=len(stitched.keys), deterministic_clusters=stitched.deterministic.deterministic_clusters
         )
         self.stores = inventory_service.location_ids_by_codes(session, [s.code for s in plan.network.stores])
 
@@ -331,29 +349,30 @@ class _Writer:
 
     def _sightings(self) -> list[_Sighting]:
         start = self.history.cutoff - timedelta(days=730)
+        keys = self.keys
         out = []
         for r in self.data.records:
-            if r.source == "order":
-                continue
-            keys = [i.key for i in self.records[r.record_id].identifiers]
-            out.append(_Sighting(r.source, r.record_id, r.channel, r.enrolled_at or start, keys, r.record_id))
-        for obs in member_observations(self.history):
-            record_id = self.data.order_record_of.get(obs.number)
-            if record_id is None:
-                continue
-            keys = [i.key for i in self.records[record_id].identifiers]
-            out.append(_Sighting("order", obs.number, obs.channel_code, obs.at, keys, record_id))
+            source = r.source
+            if source != "order":
+                out.append(
+                    _Sighting(source, r.record_id, r.channel, r.enrolled_at or start, keys[r.record_id], r.record_id)
+                )
+        record_of = self.data.order_record_of
+        for o in self.history.orders:
+            record_id = record_of.get(o.number)
+            if record_id is not None:
+                out.append(_Sighting("order", o.number, o.channel_code, o.placed_at, keys[record_id], record_id))
         out.sort(key=lambda s: (s.at, s.source_ref))
         return out
 
     def write(self, password: str, step: _Laps) -> MemberLoad:
         s = self.session
+        rules = [
+            points.TierSpec(t.code, t.name_zh, t.name_en, t.min_spend_fen, t.earn_rate, t.rank)
+            for t in points.ensure_default_tiers(s)
+        ]
         sightings = self._sightings()
         self.load.sightings = len(sightings)
-        idents: dict[str, IdentifierIn] = {}
-        for pr in self.records.values():
-            for ident in pr.identifiers:
-                idents.setdefault(ident.key, ident)
 
         # Members: one per deterministic cluster, numbered in the order they were first seen.
         first_seen: dict[str, datetime] = {}
@@ -388,97 +407,116 @@ class _Writer:
         for k, sg in first.items():
             if k not in quarantined:
                 of_record[sg.record_id].keys.append(k)
-        step("identifiers")
-
-        # Observations and the edges between identifiers seen together.
         obs_ids = _reserve_ids(s, _table("member_observations"), len(sightings))
-        observations = []
-        edges: dict[tuple[int, int], dict[str, Any]] = {}
-        partners: dict[str, Counter[str]] = defaultdict(Counter)
-        quarantined_at: dict[str, datetime] = {}
-        seen_at: dict[str, list[datetime]] = {}
-        kind_of = {k: idents[k].kind.value for k in first}
-        for sg, oid in zip(sightings, obs_ids, strict=True):
-            m = of_record[sg.record_id]
-            keys = list(dict.fromkeys(sg.keys))
-            observations.append(
-                {
-                    "id": oid,
-                    "source": sg.source,
-                    "source_ref": sg.source_ref,
-                    "channel_code": sg.channel,
-                    "member_id": m.survivor,
-                    "identifier_ids": [ident_ids[k] for k in keys],
-                    "observed_at": sg.at,
-                }
-            )
-            for k in keys:
-                span = seen_at.setdefault(k, [sg.at, sg.at])
-                span[1] = max(span[1], sg.at)
-            for i, left in enumerate(keys):
-                for right in keys[i + 1 :]:
-                    a, b = sorted((ident_ids[left], ident_ids[right]))
-                    if (a, b) in edges:
-                        continue
-                    stopped = left in quarantined or right in quarantined
-                    crossing = not stopped and self.det[first[left].record_id] != self.det[first[right].record_id]
+        step("sightings")
+
+        # Guide users are created (password hashing: C code that lets other threads run) while
+        # this thread assembles the graph; the session is theirs until they are done.
+        guide_job = _Background(lambda: self._guides(password))
+
+        try:
+            # Observations and the edges between identifiers seen together.
+            observations = []
+            edges: dict[tuple[int, int], dict[str, Any]] = {}
+            partners: dict[str, Counter[str]] = defaultdict(Counter)
+            quarantined_at: dict[str, datetime] = {}
+            seen_at: dict[str, list[datetime]] = {}
+            kind_of = {k: self.identifiers[k][0] for k in first}
+            for sg, oid in zip(sightings, obs_ids, strict=True):
+                m = of_record[sg.record_id]
+                keys = list(dict.fromkeys(sg.keys))
+                observations.append(
+                    {
+                        "id": oid,
+                        "source": sg.source,
+                        "source_ref": sg.source_ref,
+                        "channel_code": sg.channel,
+                        "member_id": m.survivor,
+                        "identifier_ids": [ident_ids[k] for k in keys],
+                        "observed_at": sg.at,
+                    }
+                )
+                for k in keys:
+                    span = seen_at.setdefault(k, [sg.at, sg.at])
+                    span[1] = max(span[1], sg.at)
+                for i, left in enumerate(keys):
+                    for right in keys[i + 1 :]:
+                        a, b = sorted((ident_ids[left], ident_ids[right]))
+                        if (a, b) in edges:
+                            continue
+                        stopped = left in quarantined or right in quarantined
+                        crossing = not stopped and self.det[first[left].record_id] != self.det[first[right].record_id]
+                        edges[(a, b)] = {
+                            "a_id": a,
+                            "b_id": b,
+                            "kind": "observed",
+                            "observation_id": oid,
+                            "probability": None,
+                            "active": not (stopped or crossing),
+                            "disabled_reason": "quarantined" if stopped else ("cannot_link" if crossing else ""),
+                            "created_at": sg.at,
+                        }
+                        partners[left][kind_of[right]] += 1
+                        partners[right][kind_of[left]] += 1
+                        for k in (left, right):
+                            if k in quarantined and k not in quarantined_at and over_partner_cap(dict(partners[k])):
+                                quarantined_at[k] = sg.at
+
+                # The matcher's merges: an edge between the two members' oldest identifiers each.
+                probabilistic: list[tuple[_Member, _Member, float, tuple[int, int]]] = []
+            for pair in self.result.merged_pairs:
+                lm, rm = members[pair.left], members[pair.right]
+                if not lm.keys or not rm.keys:
+                    continue
+                a, b = sorted((min(ident_ids[k] for k in lm.keys), min(ident_ids[k] for k in rm.keys)))
+                if (a, b) not in edges:
                     edges[(a, b)] = {
                         "a_id": a,
                         "b_id": b,
-                        "kind": "observed",
-                        "observation_id": oid,
-                        "probability": None,
-                        "active": not (stopped or crossing),
-                        "disabled_reason": "quarantined" if stopped else ("cannot_link" if crossing else ""),
-                        "created_at": sg.at,
+                        "kind": "probabilistic",
+                        "observation_id": None,
+                        "probability": pair.probability,
+                        "active": True,
+                        "disabled_reason": "",
+                        "created_at": min(self.now, max(lm.sightings[0].at, rm.sightings[0].at) + MATCH_DELAY),
                     }
-                    partners[left][kind_of[right]] += 1
-                    partners[right][kind_of[left]] += 1
-                    for k in (left, right):
-                        if k in quarantined and k not in quarantined_at and over_partner_cap(dict(partners[k])):
-                            quarantined_at[k] = sg.at
+                probabilistic.append((lm, rm, pair.probability, (a, b)))
 
-        # The matcher's merges: an edge between the two members' oldest identifiers each.
-        det_member = {c: members[c] for c in members}
-        probabilistic: list[tuple[_Member, _Member, float, tuple[int, int]]] = []
-        for pair in self.result.merged_pairs:
-            lm, rm = det_member[pair.left], det_member[pair.right]
-            if not lm.keys or not rm.keys:
-                continue
-            a, b = sorted((min(ident_ids[k] for k in lm.keys), min(ident_ids[k] for k in rm.keys)))
-            if (a, b) not in edges:
-                edges[(a, b)] = {
-                    "a_id": a,
-                    "b_id": b,
-                    "kind": "probabilistic",
-                    "observation_id": None,
-                    "probability": pair.probability,
-                    "active": True,
-                    "disabled_reason": "",
-                    "created_at": min(self.now, max(lm.sightings[0].at, rm.sightings[0].at) + MATCH_DELAY),
-                }
-            probabilistic.append((lm, rm, pair.probability, (a, b)))
+            # Consents, orders, points, statistics.
+            member_of_order = {
+                number: of_record[rid].survivor for number, rid in self.data.order_record_of.items() if rid in of_record
+            }
+            orders_of: dict[int, list[HistOrder]] = defaultdict(list)
+            for o in self.history.orders:
+                mid = member_of_order.get(o.number)
+                if mid is not None:
+                    orders_of[mid].append(o)
+            consents, consent_member = self._consents(members)
+            ledger: list[dict[str, Any]] = []
+            balance: dict[int, int] = {}
+            tier: dict[int, str] = {}
+            for mid in sorted(orders_of):
+                balance[mid], tier[mid] = _replay(mid, orders_of[mid], rules, self.now, self.rng, ledger)
+            stat_rows, preferred = self._stats(orders_of)
+        except BaseException:
+            guide_job.wait()  # the session is the guides' until they are done, even when this failed
+            raise
+        step("graph")
+        guides = guide_job.join()
+        step("guides")
+
+        # Ids of the rows counted only now.
         edge_ids = dict(zip(edges, _reserve_ids(s, _table("member_identity_edges"), len(edges)), strict=True))
         for key, eid in edge_ids.items():
             edges[key]["id"] = eid
-        step("edges")
-
-        # Guides, enrolment, consents, orders, points, stats.
-        guides = self._guides(password)
-        step("guides")
-        member_of_order = {
-            number: of_record[rid].survivor for number, rid in self.data.order_record_of.items() if rid in of_record
-        }
-        orders_of: dict[int, list[HistOrder]] = defaultdict(list)
-        for o in self.history.orders:
-            mid = member_of_order.get(o.number)
-            if mid is not None:
-                orders_of[mid].append(o)
-        consents, consent_origin = self._consents(members)
+        consent_origin: dict[int, list[int]] = defaultdict(list)
+        for row, cid, mid in zip(
+            consents, _reserve_ids(s, _table("member_consents"), len(consents)), consent_member, strict=True
+        ):
+            row["id"] = cid
+            consent_origin[mid].append(cid)
+        _number_ledger(ledger, _reserve_ids(s, _table("member_points_entries"), len(ledger)))
         bindings, guide_of = self._bindings(survivors, guides)
-        ledger, balance, tier = self._ledger(orders_of)
-        stat_rows, preferred = self._stats(orders_of)
-        step("ledger")
 
         # Merge history: the matcher's merges in the order it made them, and the guard rail's splits.
         events = self._merge_events(probabilistic, edge_ids, ident_ids, consent_origin, members)
@@ -494,14 +532,14 @@ class _Writer:
         ]
         identifier_rows = []
         for k, sg in first.items():
-            ident = idents[k]
+            kind, app, value = self.identifiers[k]
             span = seen_at[k]
             identifier_rows.append(
                 {
                     "id": ident_ids[k],
-                    "kind": ident.kind.value,
-                    "app": ident.app,
-                    "value": ident.value,
+                    "kind": kind,
+                    "app": app,
+                    "value": value,
                     "member_id": of_record[sg.record_id].survivor,
                     "status": "quarantined" if k in quarantined else "active",
                     "partners": dict(partners.get(k, {})),
@@ -511,7 +549,7 @@ class _Writer:
                     "quarantined_at": quarantined_at.get(k, span[0]) if k in quarantined else None,
                 }
             )
-        candidates = self._candidates(det_member)
+        candidates = self._candidates(members)
         _insert(s, _table("members"), [r for r in member_rows if r["merged_into_id"] is None])
         _insert(s, _table("members"), [r for r in member_rows if r["merged_into_id"] is not None])
         _insert(s, _table("member_identifiers"), identifier_rows)
@@ -720,6 +758,8 @@ class _Writer:
         """Store code -> its guides' user ids: the plan's guide, else one created per store (two in
         flagship stores), named like the plan's (``guide_sh01``, 王磊（南京东路导购）)."""
         out: dict[str, list[int]] = {}
+        # Its own random stream: this runs beside the ledger's replay, which draws from self.rng.
+        rng = random.Random(f"zhongtai-demo-guides-{self.plan.seed}")
         given = ("晓燕", "子豪", "佳怡", "俊杰", "雨桐", "浩然", "思琪", "文博", "欣怡", "宇航", "梦琪", "志强")
         surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
         for store in self.plan.network.stores:
@@ -731,7 +771,7 @@ class _Writer:
             base = "guide_" + store.code.removeprefix("S-").lower()
             names = iter([base, *(base + c for c in "bcdefgh")])
             while len(have) < wanted:
-                display = self.rng.choice(surnames) + self.rng.choice(given) + f"（{short}导购）"
+                display = rng.choice(surnames) + rng.choice(given) + f"（{short}导购）"
                 try:
                     user = auth_service.create_user(
                         self.session,
@@ -752,9 +792,9 @@ class _Writer:
             out[store.code] = have
         return out
 
-    def _consents(self, members: dict[str, _Member]) -> tuple[list[dict[str, Any]], dict[int, list[int]]]:
-        """What each enrolment captured, on the member it belongs to now; and which member's
-        enrolment brought each row (a merge moved it, an unmerge takes it back)."""
+    def _consents(self, members: dict[str, _Member]) -> tuple[list[dict[str, Any]], list[int]]:
+        """What each enrolment captured, on the member it belongs to now; and, row by row, which
+        member's enrolment brought it (a merge moved it, an unmerge takes it back)."""
         rows: list[dict[str, Any]] = []
         origin: list[int] = []
         for m in sorted(members.values(), key=lambda m: m.id):
@@ -774,12 +814,7 @@ class _Writer:
                         }
                     )
                     origin.append(m.id)
-        ids = _reserve_ids(self.session, _table("member_consents"), len(rows))
-        by_origin: dict[int, list[int]] = defaultdict(list)
-        for row, cid, mid in zip(rows, ids, origin, strict=True):
-            row["id"] = cid
-            by_origin[mid].append(cid)
-        return rows, by_origin
+        return rows, origin
 
     def _bindings(
         self, survivors: dict[int, list[_Member]], guides: dict[str, list[int]]
@@ -827,32 +862,6 @@ class _Writer:
             "reason": reason,
             "actor_name": ACTOR_NAME,
         }
-
-    # ------------------------------------------------------------ points
-
-    def _ledger(
-        self, orders_of: dict[int, list[HistOrder]]
-    ) -> tuple[list[dict[str, Any]], dict[int, int], dict[int, str]]:
-        """Every member's ledger replayed in time order with the rules of ``members.points``: earn
-        on completion at the tier's rate (net of refunds already paid), clawbacks for later
-        refunds, now and then a redemption, lots expiring at the end of the following year."""
-        rules = [
-            points.TierSpec(t.code, t.name_zh, t.name_en, t.min_spend_fen, t.earn_rate, t.rank)
-            for t in points.ensure_default_tiers(self.session)
-        ]
-        entries: list[dict[str, Any]] = []
-        balances: dict[int, int] = {}
-        tiers: dict[int, str] = {}
-        for mid in sorted(orders_of):
-            balances[mid], tiers[mid] = _replay(mid, orders_of[mid], rules, self.now, self.rng, entries)
-        ids = _reserve_ids(self.session, _table("member_points_entries"), len(entries))
-        for row in entries:
-            row["id"] = ids[row["id"]]
-            row["consumed"] = [[ids[lot], n] for lot, n in row["consumed"]]
-            if row["source"] == "expire":
-                row["source_ref"] = str(ids[int(row["source_ref"])])
-                row["note"] = f"lot {row['source_ref']} expired {row['note']}"
-        return entries, balances, tiers
 
     # ------------------------------------------------------------ statistics
 
@@ -903,6 +912,43 @@ class _Writer:
 
 
 # ---------------------------------------------------------------- pure helpers
+
+
+class _Background:
+    """Runs ``work`` in a thread; ``join`` returns its result or raises its exception."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._work = work
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-members", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._work()
+        except BaseException as exc:  # handed to the caller in join
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def join(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _number_ledger(entries: list[dict[str, Any]], ids: Sequence[int]) -> None:
+    """Replaces the ledger's provisional ids (positions) with the reserved ones, in the lots its
+    debits consumed and the expiries' references too."""
+    for row in entries:
+        row["id"] = ids[row["id"]]
+        row["consumed"] = [[ids[lot], n] for lot, n in row["consumed"]]
+        if row["source"] == "expire":
+            row["source_ref"] = str(ids[int(row["source_ref"])])
+            row["note"] = f"lot {row['source_ref']} expired {row['note']}"
 
 
 def _mode(values: Sequence[str]) -> str:
@@ -960,7 +1006,7 @@ def _replay(
     lots: list[tuple[datetime, int]] = []  # (expires_at, entry index) of lots with points left
     remaining: dict[int, int] = {}
     spend: dict[str, int] = defaultdict(int)  # order -> spend counted so far (earn and refunds)
-    earned: dict[str, tuple[int, int, int, datetime]] = {}  # order -> (entry, points, net at earn, at)
+    earned: dict[str, tuple[int, int, int]] = {}  # order -> (entry, points, net at earn)
     balance = 0
     redeemed = 0
 
@@ -1007,9 +1053,18 @@ def _replay(
                 }
             )
 
+    # The tier's qualifying spend: what the orders earned on in the last 365 days still count.
+    recent: deque[tuple[datetime, str]] = deque()
+    in_window: set[str] = set()
+    window_total = 0
+
     def qualifying(t: datetime) -> int:
-        window = t - points.TIER_WINDOW
-        return max(0, sum(spend[number] for number, e in earned.items() if e[3] > window))
+        nonlocal window_total
+        while recent and recent[0][0] <= t - points.TIER_WINDOW:
+            _at, number = recent.popleft()
+            in_window.discard(number)
+            window_total -= spend[number]
+        return max(0, window_total)
 
     while queue:
         ev = heapq.heappop(queue)
@@ -1030,7 +1085,10 @@ def _replay(
             if remaining[lot] > 0:
                 heapq.heappush(lots, (expires, lot))
             spend[o.number] += o.paid_fen
-            earned[o.number] = (lot, got, spend[o.number], ev.at)
+            earned[o.number] = (lot, got, spend[o.number])
+            recent.append((ev.at, o.number))
+            in_window.add(o.number)
+            window_total += spend[o.number]
             append(
                 {
                     "kind": "earn",
@@ -1051,7 +1109,7 @@ def _replay(
                 seq += 1
         elif ev.kind == "refund":
             if o.number in earned:
-                _lot, got, net_at_earn, _at = earned[o.number]
+                _lot, got, net_at_earn = earned[o.number]
                 back, counted = points.clawback_points(got, net_at_earn, spend[o.number], ev.amount, clawed[o.number])
                 clawed[o.number] += back
                 note = f"refund {ev.ref}: {counted} fen"
@@ -1061,6 +1119,8 @@ def _replay(
             consumed = consume(back)
             balance -= back
             spend[o.number] -= counted
+            if o.number in in_window:
+                window_total -= counted
             append(
                 {
                     "kind": "clawback",

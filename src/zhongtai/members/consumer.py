@@ -72,7 +72,7 @@ def handle(session: Session, event: OutboxEvent) -> None:
             ACTOR,
             order.member_id,
             order_number=number,
-            paid_fen=max(0, order.paid_fen - order.refunded_fen),
+            paid_fen=order.paid_fen,  # refunds already recorded are deducted by the points ledger
             channel_code=order.channel_code,
             at=event.occurred_at,
         )

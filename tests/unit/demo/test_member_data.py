@@ -208,10 +208,10 @@ def test_demo_members_are_the_customers_of_the_orders(plan: DemoPlan, history: O
             assert o.channel_code in records[people[o.customer_id].id], o.number
     # every order with a known buyer points at an order record of that buyer
     by_id = {r.record_id: r for r in demo.records}
-    known = [o for o in history.orders if o.customer_id is not None]
-    assert set(demo.order_record_of) == {o.number for o in known}
-    for o in known:
-        assert by_id[demo.order_record_of[o.number]].person_id == people[o.customer_id].id
+    known = {o.number: o.customer_id for o in history.orders if o.customer_id is not None}
+    assert set(demo.order_record_of) == set(known)
+    for number, customer_id in known.items():
+        assert by_id[demo.order_record_of[number]].person_id == people[customer_id].id
     pos = [r for r in demo.records if r.channel == "pos" and r.source == "enrol"]
     stores = {s.code for s in plan.network.stores}
     assert all(r.store_code in stores and r.enrolled_at is not None for r in pos)
