@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, Text, select, update
+from sqlalchemy import LargeBinary, String, Text, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.auth.principal import Principal
@@ -212,6 +212,27 @@ def run_pending(db: Database, *, limit: int = 100) -> int:
     return done
 
 
+def run_schedule(db: Database, sched: Schedule) -> bool:
+    """Runs one schedule unless another process runs it right now. Every web worker (and
+    ``zhongtai worker``) has a Worker; on PostgreSQL a session advisory lock per schedule name lets
+    one of them at a time run it, the others skip this turn. SQLite deployments have one process."""
+    if db.engine.dialect.name != "postgresql":
+        sched.run(db)
+        return True
+    key = {"k": f"schedule:{sched.name}"}
+    with db.engine.connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key).scalar()
+        conn.commit()
+        if not got:
+            return False
+        try:
+            sched.run(db)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+            conn.commit()
+    return True
+
+
 class Worker:
     """A daemon thread: queued jobs first, then whatever schedule is due."""
 
@@ -241,7 +262,7 @@ class Worker:
             if now >= self._next_run.get(sched.name, 0.0):
                 self._next_run[sched.name] = now + sched.every_s
                 try:
-                    sched.run(self.db)
+                    run_schedule(self.db, sched)
                 except Exception:
                     log.exception("schedule failed", extra={"fields": {"schedule": sched.name}})
 

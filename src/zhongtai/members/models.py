@@ -26,7 +26,11 @@ from zhongtai.db import Base, BigIntPK, utcnow
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_status_name", "status", "name"),)
+    __table_args__ = (
+        # Name-prefix search (``name LIKE '王%'``): text_pattern_ops lets PostgreSQL use the index
+        # whatever the database's collation.
+        Index("ix_members_name_prefix", "name", postgresql_ops={"name": "text_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # The public member code printed on the card and read out at the till: M + 10 digits.

@@ -99,7 +99,9 @@ def upgrade() -> None:
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_members_guide_user_id"), ["guide_user_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_members_merged_into_id"), ["merged_into_id"], unique=False)
-        batch_op.create_index("ix_members_status_name", ["status", "name"], unique=False)
+        batch_op.create_index(
+            "ix_members_name_prefix", ["name"], unique=False, postgresql_ops={"name": "text_pattern_ops"}
+        )
 
     op.create_table(
         "member_cannot_links",
@@ -401,7 +403,7 @@ def downgrade() -> None:
     op.drop_table("member_consents")
     op.drop_table("member_cannot_links")
     with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_index("ix_members_status_name")
+        batch_op.drop_index("ix_members_name_prefix")
         batch_op.drop_index(batch_op.f("ix_members_merged_into_id"))
         batch_op.drop_index(batch_op.f("ix_members_guide_user_id"))
 
