@@ -179,7 +179,7 @@ def comparisons(
             # Chinese names are two to four characters: Jaro-Winkler says little on them. Exact (with
             # term frequencies: 王芳 agreeing says less than 欧阳娜娜), one character apart (a
             # look- or sound-alike typed by mistake, 张伟/张玮), anything else.
-            out.append(cl.LevenshteinAtThresholds(col, [1]).configure(term_frequency_adjustments=True))
+            out.append(_cjk_name_comparison(col))
         elif k in NAME_KINDS:
             # Exact (with term frequencies), then Jaro-Winkler 0.92 / 0.88 / 0.7.
             out.append(cl.NameComparison(col))
@@ -200,6 +200,53 @@ def comparisons(
     if place is not None:
         out.append(place)
     return out
+
+
+def pinyin_key(value: str | None) -> str | None:
+    """How a name sounds, toneless and without spaces: 王芳, "Wang Fang" and "wangfang" agree. The
+    pinyin of a typed name is how marketplaces and web shops often show a Chinese customer."""
+    if not value:
+        return None
+    from pypinyin import lazy_pinyin
+
+    key = _NOT_DIGIT_OR_LETTER.sub("", "".join(lazy_pinyin(value)).lower())
+    return key or None
+
+
+def pinyin_column(kind: WeakKind) -> str:
+    return f"{kind.value}_pinyin"
+
+
+def with_pinyin(cleaned: pl.DataFrame, cjk: Iterable[WeakKind]) -> pl.DataFrame:
+    """Adds the ``<kind>_pinyin`` column the Chinese-name comparison's pinyin level reads."""
+    for kind in cjk:
+        values = cleaned[kind.value]
+        mapping = {v: pinyin_key(v) for v in values.drop_nulls().unique().to_list()}
+        cleaned = cleaned.with_columns(
+            values.replace_strict(mapping, default=None, return_dtype=pl.Utf8).alias(pinyin_column(kind))
+        )
+    return cleaned
+
+
+def _cjk_name_comparison(col: str) -> ComparisonCreator:
+    """Chinese names are two to four characters: Jaro-Winkler says little on them. Exact (with term
+    frequencies: 王芳 agreeing says less than 欧阳娜娜), one character apart (a look- or sound-alike
+    typed by mistake, 张伟/张玮), the same pinyin (王芳 / Wang Fang, and sound-alikes 汪芳), anything
+    else. Each level's weight is learnt, so a same-pinyin agreement counts for what it proves."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    py = f"{col}_pinyin"
+    return cl.CustomComparison(
+        output_column_name=col,
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.LevenshteinLevel(col, 1),
+            cll.CustomLevel(f'"{py}_l" = "{py}_r"', label_for_charts="same pinyin"),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 PLACE_KINDS = (WeakKind.ADDRESS, WeakKind.POSTCODE, WeakKind.CITY, WeakKind.STATE)
@@ -478,6 +525,7 @@ def score_frame(
     spec = plan_model(cleaned, ks)
     if not spec.blocking:
         return []
+    cleaned = with_pinyin(cleaned, spec.cjk)
     db_api = make_db_api(backend, spark_session=spark_session)
     table: Any = cleaned.to_pandas() if type(db_api).__name__ == "SparkAPI" else cleaned.to_arrow()
     with _quiet_splink():

@@ -146,3 +146,11 @@ def test_spark_without_pyspark_is_a_clear_error() -> None:
             matching.check_backend("spark")
     with pytest.raises(ValueError, match="unknown backend"):
         matching.make_db_api("oracle")
+
+
+def test_pinyin_key_joins_characters_and_their_pinyin() -> None:
+    from zhongtai.members.matching import pinyin_key
+
+    assert pinyin_key("王芳") == pinyin_key("Wang Fang") == pinyin_key("wangfang") == "wangfang"
+    assert pinyin_key("欧阳娜娜") == "ouyangnana"
+    assert pinyin_key("") is None
