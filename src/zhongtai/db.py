@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -66,6 +66,13 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
     }
+
+
+def advisory_xact_lock(session: Session, key: str) -> None:
+    """Serialises everything about ``key`` until the transaction ends (a PostgreSQL advisory lock;
+    a no-op on SQLite, which has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
 def is_sqlite(url: str) -> bool:

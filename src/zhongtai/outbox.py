@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, select
+from sqlalchemy import Index, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.db import Base, BigIntPK, utcnow
@@ -71,10 +71,20 @@ def emit(
 
 
 def events_after(
-    session: Session, after_id: int, *, limit: int = 500, topics: tuple[str, ...] = ()
+    session: Session,
+    after_id: int,
+    *,
+    limit: int = 500,
+    topics: tuple[str, ...] = (),
+    also_since: datetime | None = None,
 ) -> list[OutboxEvent]:
-    """Events with id > after_id in order (a consumer's cursor)."""
-    stmt = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id).limit(limit)
+    """Events with id > after_id in order (a consumer's cursor). Ids are taken before commit, so an
+    event can become visible after a later one: ``also_since`` re-reads events that occurred since
+    then whatever their id (the consumer's handling must be idempotent)."""
+    after = OutboxEvent.id > after_id
+    if also_since is not None:
+        after = or_(after, OutboxEvent.occurred_at >= also_since)
+    stmt = select(OutboxEvent).where(after).order_by(OutboxEvent.id).limit(limit)
     if topics:
         stmt = stmt.where(OutboxEvent.topic.in_(topics))
     return list(session.scalars(stmt))

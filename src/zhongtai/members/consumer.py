@@ -10,20 +10,19 @@ points per order and per refund, statistics recomputed from the orders).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
 from zhongtai.db import Database, utcnow
 from zhongtai.errors import DomainError
 from zhongtai.members import identity, points, stats, tags
+from zhongtai.members import repository as repo
 from zhongtai.members.identifiers import IdentifierIn, IdKind, InvalidIdentifier, normalise
-from zhongtai.members.models import ConsumerCursor, Observation
 from zhongtai.orders import service as orders
-from zhongtai.outbox import OutboxEvent
+from zhongtai.outbox import OutboxEvent, events_after
 
 CURSOR = "orders"
 TOPICS = ("order.created", "order.status_changed", "refund.succeeded")
@@ -92,7 +91,7 @@ def handle(session: Session, event: OutboxEvent) -> None:
 
 
 def _order_created(session: Session, event: OutboxEvent, number: str) -> None:
-    if session.scalar(select(Observation.id).where(Observation.source == "order", Observation.source_ref == number)):
+    if repo.observation(session, "order", number) is not None:
         return
     idents = buyer_identifiers(event.payload.get("buyer") or {}, event.channel_code or "", "")
     order = orders.order_buyer(session, number)
@@ -122,25 +121,11 @@ def _order_created(session: Session, event: OutboxEvent, number: str) -> None:
     tags.evaluate_member(session, member.id, utcnow())
 
 
-def _pending(session: Session, after_id: int, since: datetime, limit: int) -> list[OutboxEvent]:
-    stmt = (
-        select(OutboxEvent)
-        .where(
-            OutboxEvent.topic.in_(TOPICS),
-            or_(OutboxEvent.id > after_id, OutboxEvent.occurred_at >= since),
-        )
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
 def consume(db: Database, *, limit: int = 500) -> int:
     """One pass over new order events; returns how many were handled."""
     with db.transaction(write=False) as session:
-        cursor = session.get(ConsumerCursor, CURSOR)
-        after = cursor.last_id if cursor else 0
-        events = _pending(session, after, utcnow() - LOOKBACK, limit)
+        after = repo.cursor(session, CURSOR)
+        events = events_after(session, after, limit=limit, topics=TOPICS, also_since=utcnow() - LOOKBACK)
         for e in events:
             session.expunge(e)
     handled = 0
@@ -149,11 +134,7 @@ def consume(db: Database, *, limit: int = 500) -> int:
             with db.transaction() as session:
                 handle(session, event)
                 if event.id > after:
-                    row = session.get(ConsumerCursor, CURSOR, with_for_update=True)
-                    if row is None:
-                        session.add(ConsumerCursor(name=CURSOR, last_id=event.id))
-                    elif row.last_id < event.id:
-                        row.last_id = event.id
+                    repo.advance_cursor(session, CURSOR, event.id)
             handled += 1
         except DomainError:
             log.warning("order event %s skipped by the member center", event.id, exc_info=True)

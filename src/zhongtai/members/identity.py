@@ -29,16 +29,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.audit import record
 from zhongtai.auth.permissions import Perm
 from zhongtai.auth.principal import Principal
-from zhongtai.db import Database, utcnow
+from zhongtai.db import Database, advisory_xact_lock, utcnow
 from zhongtai.errors import Conflict, not_found
 from zhongtai.jobs import JobContext, job_handler
+from zhongtai.members import consents as consent_service
 from zhongtai.members import guides, points, stats, tags
 from zhongtai.members import repository as repo
 from zhongtai.members.identifiers import (
@@ -77,23 +77,11 @@ class _Retry(Exception):
     """The graph moved under us between reading and locking: try again under the merge lock."""
 
 
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _advisory(session: Session, key: str) -> None:
-    if _is_pg(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
-
-
 def _lock_members(session: Session, ids: Iterable[int]) -> dict[int, Member]:
     """Row locks in ascending id order; a redirected id maps to its (locked) survivor."""
     out: dict[int, Member] = {}
     for member_id in sorted(set(ids)):
-        member = repo.lock(session, member_id)
-        if member is None:
-            raise not_found("member", member_id)
-        out[member_id] = member
+        out[member_id] = repo.lock_or_404(session, member_id)
     return out
 
 
@@ -103,30 +91,6 @@ def _new_member(session: Session, at: datetime) -> Member:
     session.flush()
     member.code = f"M{member.id:010d}"
     return member
-
-
-def _identifiers_by_key(session: Session, idents: Sequence[IdentifierIn]) -> dict[str, Identifier]:
-    if not idents:
-        return {}
-    conds = [
-        and_(Identifier.kind == i.kind.value, Identifier.app == i.app, Identifier.value == i.value) for i in idents
-    ]
-    rows = session.scalars(select(Identifier).where(or_(*conds)))
-    return {_key(r): r for r in rows}
-
-
-def _key(row: Identifier) -> str:
-    return f"{row.kind}@{row.app}:{row.value}" if row.app else f"{row.kind}:{row.value}"
-
-
-def _cannot_link(session: Session, a: int, b: int) -> bool:
-    lo, hi = min(a, b), max(a, b)
-    return session.scalar(select(CannotLink.id).where(CannotLink.a_id == lo, CannotLink.b_id == hi)) is not None
-
-
-def _component_size(session: Session, member_ids: Iterable[int]) -> int:
-    ids = list(member_ids)
-    return int(session.scalar(select(func.count(Identifier.id)).where(Identifier.member_id.in_(ids))) or 0)
 
 
 def _apply_attributes(member: Member, attributes: dict[str, Any] | None) -> None:
@@ -158,14 +122,14 @@ def observe(
 ) -> Member:
     """Puts one sighting into the graph and returns the member it belongs to (see the module doc)."""
     at = at or utcnow()
-    seen = session.scalar(select(Observation).where(Observation.source == source, Observation.source_ref == source_ref))
+    seen = repo.observation(session, source, source_ref)
     if seen is not None:
         return _current(session, seen.member_id)
     if not identifiers:
         raise ValueError("an observation needs at least one strong identifier")
     for key in sorted({i.key for i in identifiers}):
-        _advisory(session, f"member-id:{key}")
-    seen = session.scalar(select(Observation).where(Observation.source == source, Observation.source_ref == source_ref))
+        advisory_xact_lock(session, f"member-id:{key}")
+    seen = repo.observation(session, source, source_ref)
     if seen is not None:
         return _current(session, seen.member_id)
     merge_locked = False
@@ -179,7 +143,7 @@ def observe(
             if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001"):
                 raise
             if not merge_locked:
-                _advisory(session, MERGE_LOCK)
+                advisory_xact_lock(session, MERGE_LOCK)
                 merge_locked = True
     raise Conflict("the identity graph kept changing; try again")
 
@@ -202,7 +166,7 @@ def _observe_locked(
     at: datetime,
     merge_locked: bool,
 ) -> Member:
-    known = _identifiers_by_key(session, idents)
+    known = repo.identifiers_by_keys(session, idents)
     # Guard rails first: partners this sighting would add to each known identifier.
     new_partner_kinds = _new_partners(session, idents, known)
     for key, added in new_partner_kinds.items():
@@ -222,7 +186,7 @@ def _observe_locked(
     locked = _lock_members(session, owner_ids)
     current = {m.id: m for m in locked.values()}
     # Re-read after locking: the owners may have moved (a merge or split committed meanwhile).
-    known = _identifiers_by_key(session, idents)
+    known = repo.identifiers_by_keys(session, idents)
     linking = [r for r in known.values() if r.status == "active"]
     if {r.member_id for r in linking} - set(current):
         raise _Retry
@@ -237,8 +201,8 @@ def _observe_locked(
         survivor = current[members[0]]
         for other_id in members[1:]:
             other = current[other_id]
-            if _cannot_link(session, survivor.id, other.id) or (
-                _component_size(session, [survivor.id, other.id]) + len(idents) > MAX_COMPONENT_IDENTIFIERS
+            if repo.cannot_link(session, survivor.id, other.id) or (
+                repo.identifier_count(session, [survivor.id, other.id]) + len(idents) > MAX_COMPONENT_IDENTIFIERS
             ):
                 blocked.add(other.id)
                 _queue(session, survivor.id, other.id, 1.0, {"identifiers": [i.key for i in idents]}, "blocked")
@@ -286,17 +250,7 @@ def _new_partners(
 ) -> dict[str, Counter[str]]:
     """For each known identifier: the kinds of partners in this sighting it has no edge to yet."""
     out: dict[str, Counter[str]] = {}
-    ids = [r.id for r in known.values()]
-    existing: set[tuple[int, int]] = set()
-    if len(ids) > 1:
-        existing = {
-            (a, b)
-            for a, b in session.execute(
-                select(IdentityEdge.a_id, IdentityEdge.b_id).where(
-                    IdentityEdge.a_id.in_(ids), IdentityEdge.b_id.in_(ids)
-                )
-            )
-        }
+    existing = repo.edge_pairs(session, [r.id for r in known.values()])
     for key, row in known.items():
         added: Counter[str] = Counter()
         for other in idents:
@@ -314,14 +268,13 @@ def _new_partners(
 def _add_edges(session: Session, rows: list[Identifier], observation_id: int, blocked: set[int]) -> None:
     """Edges between every pair of the sighting's identifiers, counted in each side's partners.
     Edges to a quarantined identifier, or across a blocked (cannot-link) pair, are kept inactive."""
+    existing = repo.edge_pairs(session, [r.id for r in rows])
     for i, left in enumerate(rows):
         for right in rows[i + 1 :]:
-            if left.id == right.id:
-                continue
             a, b = (left, right) if left.id < right.id else (right, left)
-            exists = session.scalar(select(IdentityEdge.id).where(IdentityEdge.a_id == a.id, IdentityEdge.b_id == b.id))
-            if exists is not None:
+            if a.id == b.id or (a.id, b.id) in existing:
                 continue
+            existing.add((a.id, b.id))
             quarantined = a.status != "active" or b.status != "active"
             crossing = a.member_id != b.member_id and (a.member_id in blocked or b.member_id in blocked)
             session.add(
@@ -359,26 +312,15 @@ def _merge_into(
         survivor, other = other, survivor
     if other.status == "erased" or survivor.status == "erased":
         raise Conflict("an erased member cannot be merged")
-    survivor_ids = list(session.scalars(select(Identifier.id).where(Identifier.member_id == survivor.id)))
-    absorbed_ids = list(session.scalars(select(Identifier.id).where(Identifier.member_id == other.id)))
-    moved: dict[str, list[int]] = {}
+    survivor_ids = repo.identifier_ids(session, survivor.id)
+    absorbed_ids = repo.identifier_ids(session, other.id)
+    moved = {name: repo.attached_ids(session, model, other.id) for name, model in _ATTACHED.items()}
     for name, model in _ATTACHED.items():
-        ids = list(session.scalars(select(model.id).where(model.member_id == other.id)))
-        moved[name] = ids
-        if ids:
-            if model is MemberTag:
-                # A tag both had stays once, on the survivor.
-                have = set(session.scalars(select(MemberTag.tag).where(MemberTag.member_id == survivor.id)))
-                for tag in list(session.scalars(select(MemberTag).where(MemberTag.id.in_(ids)))):
-                    if tag.tag in have:
-                        session.delete(tag)
-                    else:
-                        tag.member_id = survivor.id
-                session.flush()
-            else:
-                session.execute(update(model).where(model.id.in_(ids)).values(member_id=survivor.id))
-    session.execute(update(Identifier).where(Identifier.member_id == other.id).values(member_id=survivor.id))
-    session.execute(update(Observation).where(Observation.member_id == other.id).values(member_id=survivor.id))
+        # Tags move in tags.after_merge: a tag both members had stays once.
+        if moved[name] and model is not MemberTag:
+            repo.move_attached(session, model, moved[name], survivor.id)
+    repo.move_identifiers(session, absorbed_ids, survivor.id)
+    repo.move_observations(session, other.id, survivor.id)
     orders.reassign_member(session, [other.id], survivor.id)
     for field in ("name", "gender", "birthday", "province", "city", "address", "postcode", "enrolled_at"):
         if not getattr(survivor, field) and getattr(other, field):
@@ -393,7 +335,7 @@ def _merge_into(
     other.merged_into_id = survivor.id
     other.points_balance = 0
     # Members merged into ``other`` earlier now redirect straight to the survivor.
-    session.execute(update(Member).where(Member.merged_into_id == other.id).values(merged_into_id=survivor.id))
+    repo.redirect_merged(session, other.id, survivor.id)
     event = MergeEvent(
         kind="merge",
         survivor_id=survivor.id,
@@ -411,13 +353,7 @@ def _merge_into(
         at=at,
     )
     session.add(event)
-    session.execute(
-        update(MatchCandidate)
-        .where(
-            MatchCandidate.status == "pending", or_(MatchCandidate.a_id == other.id, MatchCandidate.b_id == other.id)
-        )
-        .values(status="obsolete", decided_at=at)
-    )
+    repo.obsolete_candidates(session, [other.id], at)
     session.flush()
     _refresh(session, [survivor])
     tags.after_merge(session, survivor.id, other.id)
@@ -452,7 +388,7 @@ def merge(
     evidence: dict[str, Any] | None = None,
 ) -> Member:
     """A reviewer (or the matcher) says two members are one person. The older id survives."""
-    _advisory(session, MERGE_LOCK)
+    advisory_xact_lock(session, MERGE_LOCK)
     a, b = repo.find_or_404(session, survivor_key), repo.find_or_404(session, other_key)
     if a.id == b.id:
         return a
@@ -462,19 +398,19 @@ def merge(
         # The reviewer's decision is evidence in the graph: an edge between the two members.
         _link_edge(session, first.id, second.id, "manual", None)
     # A reviewer's merge overrides an earlier "different people".
-    session.execute(delete(CannotLink).where(CannotLink.a_id == first.id, CannotLink.b_id == second.id))
+    repo.forget_cannot_link(session, first.id, second.id)
     return _merge_into(session, actor, first, second, reason=reason, at=utcnow(), evidence=evidence)
 
 
 def _link_edge(session: Session, a_member: int, b_member: int, kind: str, probability: float | None) -> None:
     """Evidence for a merge that no sighting shows: an edge between the members' oldest identifiers."""
-    left = session.scalar(select(func.min(Identifier.id)).where(Identifier.member_id == a_member))
-    right = session.scalar(select(func.min(Identifier.id)).where(Identifier.member_id == b_member))
+    left = repo.oldest_identifier(session, a_member)
+    right = repo.oldest_identifier(session, b_member)
     if left is None or right is None:
         return
-    a, b = min(left, right), max(left, right)
-    edge = session.scalar(select(IdentityEdge).where(IdentityEdge.a_id == a, IdentityEdge.b_id == b))
+    edge = repo.edge(session, left.id, right.id)
     if edge is None:
+        a, b = sorted((left.id, right.id))
         session.add(IdentityEdge(a_id=a, b_id=b, kind=kind, probability=probability))
     else:
         edge.active, edge.disabled_reason = True, ""
@@ -487,11 +423,7 @@ def _quarantine(session: Session, actor: Principal, row: Identifier, at: datetim
     """The identifier stops linking; its member is split along the remaining edges."""
     row.status = "quarantined"
     row.quarantined_at = at
-    session.execute(
-        update(IdentityEdge)
-        .where(or_(IdentityEdge.a_id == row.id, IdentityEdge.b_id == row.id), IdentityEdge.active.is_(True))
-        .values(active=False, disabled_reason="quarantined")
-    )
+    repo.disable_edges_of(session, row.id, "quarantined")
     session.flush()
     member = repo.lock(session, row.member_id)
     if member is not None:
@@ -501,7 +433,7 @@ def _quarantine(session: Session, actor: Principal, row: Identifier, at: datetim
 
 def quarantine(session: Session, actor: Principal, identifier_id: int) -> None:
     """A manager marks an identifier as shared (a store phone, a family iPad)."""
-    _advisory(session, MERGE_LOCK)
+    advisory_xact_lock(session, MERGE_LOCK)
     row = session.get(Identifier, identifier_id)
     if row is None:
         raise not_found("identifier", identifier_id)
@@ -510,7 +442,7 @@ def quarantine(session: Session, actor: Principal, identifier_id: int) -> None:
 
 
 def _components(session: Session, member_id: int) -> tuple[list[Identifier], list[list[Identifier]]]:
-    nodes = list(session.scalars(select(Identifier).where(Identifier.member_id == member_id).order_by(Identifier.id)))
+    nodes = repo.identifiers_of(session, member_id)
     ids = [n.id for n in nodes]
     parent = {i: i for i in ids}
 
@@ -520,12 +452,7 @@ def _components(session: Session, member_id: int) -> tuple[list[Identifier], lis
             x = parent[x]
         return x
 
-    edges = session.execute(
-        select(IdentityEdge.a_id, IdentityEdge.b_id).where(
-            IdentityEdge.active.is_(True), IdentityEdge.a_id.in_(ids), IdentityEdge.b_id.in_(ids)
-        )
-    )
-    for a, b in edges:
+    for a, b in repo.active_edges_among(session, ids):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -573,13 +500,13 @@ def _split(
     node_owner: dict[int, int] = {}
     for i, part in enumerate(parts):
         ids = [n.id for n in part]
-        session.execute(update(Identifier).where(Identifier.id.in_(ids)).values(member_id=owner[i].id))
+        repo.move_identifiers(session, ids, owner[i].id)
         node_owner.update(dict.fromkeys(ids, owner[i].id))
     for node in quarantined:
         node.member_id = member.id
     # Sightings (and the orders they carried) follow their identifiers.
     assignments: dict[str, int] = {}
-    for obs in session.scalars(select(Observation).where(Observation.member_id == member.id)):
+    for obs in repo.observations_of(session, member.id):
         targets = [node_owner[i] for i in obs.identifier_ids if i in node_owner]
         if not targets:
             continue
@@ -590,11 +517,7 @@ def _split(
                 assignments[obs.source_ref] = target
     orders.assign_members(session, assignments)
     for number, target in assignments.items():
-        session.execute(
-            update(PointsEntry)
-            .where(PointsEntry.order_number == number, PointsEntry.member_id == member.id)
-            .values(member_id=target)
-        )
+        repo.move_order_points(session, number, member.id, target)
     involved = [member] + [owner[i] for i in sorted(owner) if i != keep]
     for i in sorted(owner):
         if i == keep:
@@ -621,7 +544,7 @@ def unmerge(session: Session, actor: Principal, event_id: int) -> tuple[Member, 
     """Undoes one merge: the absorbed member comes back with what it brought (identifiers and the
     sightings, orders and points on them; its tags, consents and guide history), and a cannot-link
     keeps the two apart from now on."""
-    _advisory(session, MERGE_LOCK)
+    advisory_xact_lock(session, MERGE_LOCK)
     event = session.get(MergeEvent, event_id)
     if event is None or event.kind != "merge":
         raise not_found("merge", event_id)
@@ -632,22 +555,15 @@ def unmerge(session: Session, actor: Principal, event_id: int) -> tuple[Member, 
         raise not_found("member", event.other_id)
     if absorbed.status == "erased":
         raise Conflict("the absorbed member was erased")
-    survivor = repo.lock(session, event.survivor_id)
-    if survivor is None:
-        raise not_found("member", event.survivor_id)
-    absorbed = session.scalar(select(Member).where(Member.id == absorbed.id).with_for_update()) or absorbed
+    survivor = repo.lock_or_404(session, event.survivor_id)
+    absorbed = repo.lock_row(session, absorbed.id) or absorbed
     at = utcnow()
     side_a = set(event.evidence.get("absorbed_identifier_ids", []))
     side_s = set(event.evidence.get("survivor_identifier_ids", []))
-    current = set(session.scalars(select(Identifier.id).where(Identifier.member_id == survivor.id)))
+    current = set(repo.identifier_ids(session, survivor.id))
     side_a &= current
     # Cut what joined the two sides, then anything else still joining them.
-    for edge in session.scalars(
-        select(IdentityEdge).where(
-            IdentityEdge.active.is_(True),
-            or_(IdentityEdge.a_id.in_(side_a), IdentityEdge.b_id.in_(side_a)),
-        )
-    ):
+    for edge in repo.active_edges_touching(session, side_a):
         other_end = edge.b_id if edge.a_id in side_a else edge.a_id
         if other_end in side_s or (other_end not in side_a and _joins(session, other_end, side_s, side_a)):
             edge.active, edge.disabled_reason = False, "unmerged"
@@ -669,14 +585,12 @@ def unmerge(session: Session, actor: Principal, event_id: int) -> tuple[Member, 
     for name, model in _ATTACHED.items():
         ids = event.evidence.get("moved", {}).get(name, [])
         if ids:
-            session.execute(
-                update(model).where(model.id.in_(ids), model.member_id == survivor.id).values(member_id=absorbed.id)
-            )
+            repo.move_attached(session, model, ids, absorbed.id, from_id=survivor.id)
     if absorbed.status != "active":
         absorbed.status, absorbed.merged_into_id = "active", None
     event.undone_at = at
     lo, hi = min(survivor.id, absorbed.id), max(survivor.id, absorbed.id)
-    if not _cannot_link(session, lo, hi):
+    if not repo.cannot_link(session, lo, hi):
         session.add(CannotLink(a_id=lo, b_id=hi, reason=f"unmerge of merge {event.id} by {actor.name}"[:255]))
     _refresh(session, [survivor, absorbed])
     record(session, actor, "member.unmerge", "member", survivor.id, after={"restored": absorbed.id, "event": event.id})
@@ -685,13 +599,7 @@ def unmerge(session: Session, actor: Principal, event_id: int) -> tuple[Member, 
 
 def _joins(session: Session, node: int, side_s: set[int], side_a: set[int]) -> bool:
     """Whether an identifier added after the merge has edges to both sides (it would re-join them)."""
-    ends = set()
-    for a, b in session.execute(
-        select(IdentityEdge.a_id, IdentityEdge.b_id).where(
-            IdentityEdge.active.is_(True), or_(IdentityEdge.a_id == node, IdentityEdge.b_id == node)
-        )
-    ):
-        ends.add(b if a == node else a)
+    ends = {e.b_id if e.a_id == node else e.a_id for e in repo.active_edges_touching(session, [node])}
     return bool(ends & side_s) and bool(ends & side_a)
 
 
@@ -711,12 +619,9 @@ def link_identifiers(
     member = repo.find_or_404(session, member_key)
     if member.status == "erased":
         raise Conflict("the member was erased")
-    card = session.scalar(
-        select(Identifier)
-        .where(Identifier.member_id == member.id, Identifier.status == "active")
-        .order_by(Identifier.id)
-    )
-    anchor = [IdentifierIn(IdKind(card.kind), card.value, card.app)] if card is not None else []
+    # The member's oldest identifier sighted with the new ones links them to this member.
+    oldest = repo.oldest_identifier(session, member.id)
+    anchor = [IdentifierIn(IdKind(oldest.kind), oldest.value, oldest.app)] if oldest is not None else []
     ref = f"{member.id}:" + ",".join(sorted(i.key for i in identifiers))
     result = observe(
         session,
@@ -767,11 +672,9 @@ def enrol(
     )
     member = repo.lock(session, member.id) or member
     created = member.enrolled_at is None
-    card = session.scalar(
-        select(Identifier.value).where(Identifier.member_id == member.id, Identifier.kind == IdKind.CARD.value)
-    )
-    if card is None:
-        card = f"8{member.id:011d}"
+    card_row = repo.oldest_identifier(session, member.id, kind=IdKind.CARD.value)
+    card = card_row.value if card_row is not None else f"8{member.id:011d}"
+    if card_row is None:
         observe(
             session,
             actor,
@@ -787,8 +690,6 @@ def enrol(
         member.enrolled_location_id = location_id
         if location_id and member.preferred_location_id is None:
             member.preferred_location_id = location_id
-    from zhongtai.members import consents as consent_service
-
     for channel, granted in (consents or {}).items():
         consent_service.set_consent(
             session, actor, member.id, channel=channel, granted=granted, source=f"enrol:{channel_code}"
@@ -804,7 +705,7 @@ def enrol(
 
 def _queue(session: Session, a: int, b: int, probability: float, features: dict[str, Any], source: str) -> None:
     lo, hi = min(a, b), max(a, b)
-    row = session.scalar(select(MatchCandidate).where(MatchCandidate.a_id == lo, MatchCandidate.b_id == hi))
+    row = repo.candidate(session, lo, hi)
     if row is None:
         session.add(MatchCandidate(a_id=lo, b_id=hi, probability=probability, features=features, source=source))
     elif row.status == "pending":
@@ -812,7 +713,7 @@ def _queue(session: Session, a: int, b: int, probability: float, features: dict[
 
 
 def decide_candidate(session: Session, actor: Principal, candidate_id: int, *, approve: bool) -> None:
-    candidate = session.scalar(select(MatchCandidate).where(MatchCandidate.id == candidate_id).with_for_update())
+    candidate = repo.lock_candidate(session, candidate_id)
     if candidate is None:
         raise not_found("match candidate", candidate_id)
     if candidate.status != "pending":
@@ -829,7 +730,7 @@ def decide_candidate(session: Session, actor: Principal, candidate_id: int, *, a
         )
     else:
         lo, hi = candidate.a_id, candidate.b_id
-        if not _cannot_link(session, lo, hi):
+        if not repo.cannot_link(session, lo, hi):
             session.add(CannotLink(a_id=lo, b_id=hi, reason=f"rejected in review by {actor.name}"[:255]))
     candidate.status = "merged" if approve else "rejected"
     candidate.decided_at = at
@@ -839,26 +740,16 @@ def decide_candidate(session: Session, actor: Principal, candidate_id: int, *, a
 
 def history(session: Session, member_key: str | int) -> list[MergeEventOut]:
     member = repo.find_or_404(session, member_key)
-    related = {member.id} | set(session.scalars(select(Member.id).where(Member.merged_into_id == member.id)))
-    rows = session.scalars(
-        select(MergeEvent)
-        .where(or_(MergeEvent.survivor_id.in_(related), MergeEvent.other_id.in_(related)))
-        .order_by(MergeEvent.at.desc(), MergeEvent.id.desc())
-    )
-    return [MergeEventOut.model_validate(r) for r in rows]
+    related = [member.id, *repo.merged_into(session, member.id)]
+    return [MergeEventOut.model_validate(r) for r in repo.merge_events(session, related)]
 
 
 def identifiers_of(session: Session, member_id: int) -> list[Identifier]:
-    return list(session.scalars(select(Identifier).where(Identifier.member_id == member_id).order_by(Identifier.id)))
+    return repo.identifiers_of(session, member_id)
 
 
 def weak_frame_rows(session: Session) -> list[dict[str, Any]]:
     """Active members with weak attributes: the probabilistic matcher's input."""
-    rows = session.execute(
-        select(Member.id, Member.name, Member.birthday, Member.city, Member.address, Member.postcode).where(
-            Member.status == "active", Member.name != ""
-        )
-    )
     return [
         {
             "record_id": str(r.id),
@@ -868,7 +759,7 @@ def weak_frame_rows(session: Session) -> list[dict[str, Any]]:
             "address": r.address,
             "postcode": r.postcode,
         }
-        for r in rows
+        for r in repo.weak_attribute_rows(session)
     ]
 
 
@@ -881,20 +772,15 @@ def apply_matches(
     """Applies the matcher's output: merges above the threshold, the review queue in between.
     Pairs a reviewer rejected (cannot-link) or already decided are skipped."""
     merged = queued = 0
-    decided = {
-        (a, b)
-        for a, b in session.execute(
-            select(MatchCandidate.a_id, MatchCandidate.b_id).where(MatchCandidate.status.in_(("rejected", "merged")))
-        )
-    }
+    decided = repo.decided_pairs(session)
     for a, b, probability in merges:
         left, right = repo.find_or_404(session, a), repo.find_or_404(session, b)
         lo, hi = min(left.id, right.id), max(left.id, right.id)
-        if lo == hi or (lo, hi) in decided or _cannot_link(session, lo, hi):
+        if lo == hi or (lo, hi) in decided or repo.cannot_link(session, lo, hi):
             continue
         if left.status != "active" or right.status != "active":
             continue
-        _advisory(session, MERGE_LOCK)
+        advisory_xact_lock(session, MERGE_LOCK)
         locked = _lock_members(session, [lo, hi])
         first, second = sorted({m.id: m for m in locked.values()}.values(), key=lambda m: m.id)
         if first.id == second.id:
@@ -906,7 +792,7 @@ def apply_matches(
         merged += 1
     for a, b, probability, features in reviews:
         lo, hi = min(a, b), max(a, b)
-        if (lo, hi) in decided or _cannot_link(session, lo, hi):
+        if (lo, hi) in decided or repo.cannot_link(session, lo, hi):
             continue
         _queue(session, lo, hi, probability, features, "probabilistic")
         queued += 1
@@ -946,7 +832,3 @@ def _match_job(ctx: JobContext) -> dict[str, Any]:
     ctx.actor.require(Perm.MEMBERS_MANAGE)
     out = run_matching(ctx.db, ctx.actor, lambda d, t, m: ctx.progress(d, t, m, force=True))
     return out.model_dump()
-
-
-def active_member_count(session: Session) -> int:
-    return int(session.scalar(select(func.count(Member.id)).where(Member.status == "active")) or 0)

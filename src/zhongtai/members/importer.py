@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zhongtai.auth.principal import Principal
 from zhongtai.db import Database
 from zhongtai.members import identity
+from zhongtai.members import repository as repo
 from zhongtai.members.identifiers import IdentifierIn, WeakKind, parse_birthday
 from zhongtai.members.records import PersonRecord, StitchResult
 
@@ -62,7 +63,7 @@ def import_clusters(
     for rec in records:
         clusters[result.cluster_of.get(rec.record_id, rec.record_id)].append(rec)
     with db.transaction(write=False) as session:
-        before = identity.active_member_count(session)
+        before = repo.active_member_count(session)
     skipped = 0
     items = sorted(clusters.items())
     for start in range(0, len(items), CHUNK):
@@ -87,5 +88,5 @@ def import_clusters(
         if progress:
             progress(min(start + CHUNK, len(items)), len(items))
     with db.transaction(write=False) as session:
-        after = identity.active_member_count(session)
+        after = repo.active_member_count(session)
     return ImportSummary(len(records), len(clusters), skipped, before, after)

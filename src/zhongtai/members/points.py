@@ -971,7 +971,3 @@ def ledger(
         limit=limit,
     )
     return page.map(PointsEntryOut.model_validate)
-
-
-def active_members_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Member).where(Member.status == "active")) or 0)

@@ -15,7 +15,7 @@ from typing import Any
 
 from zhongtai.db import Database, utcnow
 from zhongtai.jobs import JobContext, job_handler, schedule
-from zhongtai.members import points
+from zhongtai.members import points, repository
 
 POINTS_EXPIRY = "members.points-expiry"
 RETIER_JOB = "members.points-retier"
@@ -45,7 +45,7 @@ def expire_points(db: Database) -> dict[str, int]:
 def retier_all(ctx: JobContext) -> dict[str, Any]:
     now = utcnow()
     with ctx.db.transaction(write=False) as session:
-        total = points.active_members_count(session)
+        total = repository.active_member_count(session)
     after, seen, changed = 0, 0, 0
     while True:
         with ctx.db.transaction() as session:

@@ -13,23 +13,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.audit import record
 from zhongtai.auth.principal import Principal
-from zhongtai.db import utcnow
+from zhongtai.db import advisory_xact_lock, utcnow
 from zhongtai.errors import Conflict
 from zhongtai.members import guides
 from zhongtai.members import repository as repo
-from zhongtai.members.identity import MERGE_LOCK, _advisory
+from zhongtai.members.identity import MERGE_LOCK
 from zhongtai.members.models import (
-    CannotLink,
     Consent,
     GuideBinding,
     Identifier,
-    IdentityEdge,
-    MatchCandidate,
     Member,
     MemberTag,
     MergeEvent,
@@ -49,7 +45,7 @@ def _row(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 def export_member(session: Session, actor: Principal, key: str | int) -> dict[str, Any]:
     member = repo.find_or_404(session, key)
-    ids = [member.id, *session.scalars(select(Member.id).where(Member.merged_into_id == member.id))]
+    ids = [member.id, *repo.merged_into(session, member.id)]
     profile = _row(
         member,
         (
@@ -73,7 +69,7 @@ def export_member(session: Session, actor: Principal, key: str | int) -> dict[st
     )
     identifiers = [
         _row(r, ("kind", "app", "value", "status", "source_channel", "first_seen_at", "last_seen_at"))
-        for r in session.scalars(select(Identifier).where(Identifier.member_id == member.id).order_by(Identifier.id))
+        for r in repo.rows_of(session, Identifier, member.id)
     ]
     order_rows = [
         {
@@ -90,25 +86,19 @@ def export_member(session: Session, actor: Principal, key: str | int) -> dict[st
     ]
     ledger = [
         _row(r, ("kind", "points", "expires_at", "channel_code", "order_number", "note", "at"))
-        for r in session.scalars(select(PointsEntry).where(PointsEntry.member_id == member.id).order_by(PointsEntry.id))
+        for r in repo.rows_of(session, PointsEntry, member.id)
     ]
     consents = [
-        _row(r, ("channel", "purpose", "granted", "source", "at"))
-        for r in session.scalars(select(Consent).where(Consent.member_id == member.id).order_by(Consent.id))
+        _row(r, ("channel", "purpose", "granted", "source", "at")) for r in repo.rows_of(session, Consent, member.id)
     ]
     bindings = [
         _row(r, ("guide_user_id", "location_id", "bound_at", "unbound_at", "reason"))
-        for r in session.scalars(
-            select(GuideBinding).where(GuideBinding.member_id == member.id).order_by(GuideBinding.id)
-        )
+        for r in repo.rows_of(session, GuideBinding, member.id)
     ]
-    member_tags = [
-        _row(r, ("tag", "source", "at"))
-        for r in session.scalars(select(MemberTag).where(MemberTag.member_id == member.id).order_by(MemberTag.id))
-    ]
+    member_tags = [_row(r, ("tag", "source", "at")) for r in repo.rows_of(session, MemberTag, member.id)]
     sightings = [
         _row(r, ("source", "source_ref", "channel_code", "observed_at"))
-        for r in session.scalars(select(Observation).where(Observation.member_id == member.id).order_by(Observation.id))
+        for r in repo.rows_of(session, Observation, member.id)
     ]
     record(session, actor, "member.export", "member", member.id, after={"identifiers": len(identifiers)})
     return {
@@ -131,37 +121,22 @@ def pseudonym(member: Member) -> str:
 
 
 def erase_member(session: Session, actor: Principal, key: str | int, reason: str) -> Member:
-    _advisory(session, MERGE_LOCK)
+    advisory_xact_lock(session, MERGE_LOCK)
     member = repo.find_or_404(session, key)
     member = repo.lock(session, member.id) or member
     if member.status == "erased":
         raise Conflict(f"member {member.code} was already erased")
-    family = [member.id, *session.scalars(select(Member.id).where(Member.merged_into_id == member.id))]
+    family = [member.id, *repo.merged_into(session, member.id)]
     label = pseudonym(member)
-    node_ids = list(session.scalars(select(Identifier.id).where(Identifier.member_id == member.id)))
-    session.execute(delete(IdentityEdge).where(or_(IdentityEdge.a_id.in_(node_ids), IdentityEdge.b_id.in_(node_ids))))
-    # Sightings keep their source reference (an order number) but no identifiers.
-    session.execute(update(Observation).where(Observation.member_id == member.id).values(identifier_ids=[]))
-    session.execute(delete(Identifier).where(Identifier.member_id == member.id))
-    session.execute(delete(MemberTag).where(MemberTag.member_id == member.id))
-    session.execute(
-        update(MatchCandidate)
-        .where(
-            MatchCandidate.status == "pending",
-            or_(MatchCandidate.a_id.in_(family), MatchCandidate.b_id.in_(family)),
-        )
-        .values(status="obsolete", decided_at=utcnow())
-    )
-    session.execute(delete(CannotLink).where(or_(CannotLink.a_id.in_(family), CannotLink.b_id.in_(family))))
+    repo.erase_graph(session, member.id, family)
+    repo.obsolete_candidates(session, family, utcnow())
     # Merge history keeps ids and kinds, not the identifier ids of a person who is gone.
-    for event in session.scalars(
-        select(MergeEvent).where(or_(MergeEvent.survivor_id.in_(family), MergeEvent.other_id.in_(family)))
-    ):
+    for event in repo.merge_events(session, family):
         event.evidence = {k: v for k, v in event.evidence.items() if k in ("probability", "candidate_id")}
     if member.guide_user_id is not None:
         guides.unbind(session, actor, member.id, reason="erased")
     orders.pseudonymise_buyers(session, actor, family, label)
-    for m in session.scalars(select(Member).where(Member.id.in_(family))):
+    for m in repo.members_by_ids(session, family):
         m.name = label if m.id == member.id else ""
         m.gender = ""
         m.birthday = None

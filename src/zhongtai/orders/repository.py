@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import Select, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
 from zhongtai.auth.scoping import allowed_location_ids
+from zhongtai.db import advisory_xact_lock
 from zhongtai.orders.models import (
     Fulfilment,
     FulfilmentLine,
@@ -36,10 +37,7 @@ def lock_external_id(session: Session, channel_code: str, external_id: str) -> N
     """Serialises everything about one (channel, external id) until the transaction ends: a
     status that arrives while the order itself is being captured is either seen by the capture
     or parked before it looks (PostgreSQL advisory lock; SQLite has one writer at a time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"order:{channel_code}:{external_id}"}
-        )
+    advisory_xact_lock(session, f"order:{channel_code}:{external_id}")
 
 
 def order_by_external(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -234,6 +234,19 @@ async def console_form(ctx: Annotated[PageContext, Depends(console_page)]) -> Pa
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise PermissionDenied("missing or wrong CSRF token; reload the page", extra={"reason": "csrf"})
     return ctx
+
+
+async def form_fields(ctx: PageContext) -> dict[str, str]:
+    """A posted form's fields (the last value of each), without the CSRF token."""
+    form = await ctx.request.form()
+    return {key: str(form.getlist(key)[-1]) for key in form if key != "csrf_token"}
+
+
+def with_done(url: str, done: str) -> str:
+    """``url`` with ``done=<what was done>`` (the page shows it as a notice after a POST redirect)."""
+    path, _, query = url.partition("?")
+    params = [(k, v) for k, v in parse_qsl(query) if k != "done"] + [("done", done)]
+    return f"{path}?{urlencode(params)}"
 
 
 Console = Annotated[PageContext, Depends(console_page)]

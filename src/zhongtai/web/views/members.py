@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
@@ -28,7 +27,7 @@ from zhongtai.members import cards, identity, stats, tags
 from zhongtai.members.schemas_cards import MemberCardOut, ReviewEvidenceOut, ReviewPairOut
 from zhongtai.members.schemas_engagement import TagRuleIn
 from zhongtai.web import charts, formatting
-from zhongtai.web.page import Console, ConsoleForm, PageContext, render, safe_next
+from zhongtai.web.page import Console, ConsoleForm, PageContext, form_fields, render, safe_next, with_done
 
 router = APIRouter(include_in_schema=False)
 
@@ -117,17 +116,6 @@ def tier_colours(ctx: PageContext) -> dict[str, str]:
     }
 
 
-async def _read_form(ctx: PageContext) -> dict[str, str]:
-    form = await ctx.request.form()
-    return {key: str(form.getlist(key)[-1]) for key in form if key != "csrf_token"}
-
-
-def _with_done(url: str, done: str) -> str:
-    path, _, query = url.partition("?")
-    params = [(k, v) for k, v in parse_qsl(query) if k != "done"] + [("done", done)]
-    return f"{path}?{urlencode(params)}"
-
-
 def _done(value: str) -> str:
     return value if value in DONE else ""
 
@@ -175,13 +163,13 @@ async def _act(
     on_failure: Callable[[Failure], Response],
 ) -> Response:
     """Runs ``verb`` with the form; success goes back with ``done``, a refusal re-renders the page."""
-    values = await _read_form(ctx)
+    values = await form_fields(ctx)
     target = safe_next(values.get("back")) if values.get("back") else back
     try:
         verb(values)
     except (ValidationFailed, Conflict, NotFound) as error:
         return on_failure(_failure(ctx, form_id, error, values))
-    return RedirectResponse(_with_done(target, done), status_code=303)
+    return RedirectResponse(with_done(target, done), status_code=303)
 
 
 # ================================================================ search

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
@@ -44,7 +43,7 @@ from zhongtai.orders.schemas import (
     TimelineEntryOut,
 )
 from zhongtai.web import charts, formatting
-from zhongtai.web.page import Console, ConsoleForm, PageContext, render, safe_next
+from zhongtai.web.page import Console, ConsoleForm, PageContext, form_fields, render, safe_next, with_done
 from zhongtai.web.views.lookups import visible_locations
 
 router = APIRouter(include_in_schema=False)
@@ -113,11 +112,6 @@ M = TypeVar("M", bound=BaseModel)
 # ================================================================ small helpers
 
 
-async def _read_form(ctx: PageContext) -> dict[str, str]:
-    form = await ctx.request.form()
-    return {key: str(form.getlist(key)[-1]) for key in form if key != "csrf_token"}
-
-
 def _parse(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
@@ -138,12 +132,6 @@ def _parse_day(text: str) -> date | None:
 
 def _day_start(day: date, tz: str) -> datetime:
     return datetime.combine(day, time.min, ZoneInfo(tz)).astimezone(UTC)
-
-
-def _with_done(url: str, done: str) -> str:
-    path, _, query = url.partition("?")
-    params = [(k, v) for k, v in parse_qsl(query) if k != "done"] + [("done", done)]
-    return f"{path}?{urlencode(params)}"
 
 
 def _done(value: str) -> str:
@@ -559,14 +547,14 @@ async def _act(
 ) -> Response:
     """Runs ``verb`` with the form; success goes back where the form came from, a refusal shows
     the order with the problem (and writes nothing)."""
-    values = await _read_form(ctx)
+    values = await form_fields(ctx)
     back = safe_next(values.get("back")) if values.get("back") else f"/orders/{number}"
     try:
         verb(values)
     except (ValidationFailed, Conflict) as error:
         failure = _failure(ctx, form_id, error, values)
         return _detail(ctx, number, failure=failure, status_code=error.status)
-    return RedirectResponse(_with_done(back, done), status_code=303)
+    return RedirectResponse(with_done(back, done), status_code=303)
 
 
 def _fulfilment_of(order_number: str, fulfilment: str) -> str:
@@ -929,7 +917,7 @@ def exception_list(
 @router.post("/exceptions/{exception_id}/resolve")
 async def resolve_exception(exception_id: int, ctx: ConsoleForm) -> Response:
     ctx.require(Perm.ORDERS_MANAGE)
-    values = await _read_form(ctx)
+    values = await form_fields(ctx)
     back = safe_next(values.get("back")) if values.get("back") else "/exceptions"
     try:
         body = _parse(ReasonIn, {"reason": values.get("reason", "")})
@@ -939,7 +927,7 @@ async def resolve_exception(exception_id: int, ctx: ConsoleForm) -> Response:
         return _exceptions_page(
             ctx, status="open", kind="", channel="", cursor=None, failure=failure, status_code=error.status
         )
-    return RedirectResponse(_with_done(back, "resolved"), status_code=303)
+    return RedirectResponse(with_done(back, "resolved"), status_code=303)
 
 
 def order_status_keys() -> dict[str, Sequence[str]]:
