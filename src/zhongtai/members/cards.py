@@ -32,17 +32,15 @@ from zhongtai.auth.principal import Principal
 from zhongtai.db import utcnow
 from zhongtai.errors import not_found
 from zhongtai.inventory import service as inventory_service
-from zhongtai.members import points, repository
+from zhongtai.members import consents, points, repository
 from zhongtai.members.identifiers import IdKind, InvalidIdentifier, normalise, normalise_email, normalise_phone
 from zhongtai.members.models import (
-    Consent,
     GuideBinding,
     Identifier,
     MatchCandidate,
     Member,
     MemberStats,
     MemberTag,
-    MergeEvent,
     Observation,
     PointsEntry,
     TagRule,
@@ -51,7 +49,6 @@ from zhongtai.members.models import (
 from zhongtai.members.schemas_cards import (
     CardMergeEventOut,
     CardOrderOut,
-    ConsentOut,
     GuideBindingOut,
     GuideOut,
     IdentityOut,
@@ -71,6 +68,7 @@ from zhongtai.members.schemas_cards import (
     TagOut,
     TotalsOut,
 )
+from zhongtai.members.schemas_engagement import ConsentOut
 from zhongtai.orders import service as orders_service
 from zhongtai.pagination import Page, SortKey, paginate
 
@@ -642,14 +640,8 @@ def _points(session: Session, member: Member, *, now: datetime) -> PointsOut:
 
 
 def _consents(session: Session, member_id: int) -> list[ConsentOut]:
-    """The latest answer per (channel, purpose)."""
-    latest: dict[tuple[str, str], Consent] = {}
-    for c in session.scalars(select(Consent).where(Consent.member_id == member_id).order_by(Consent.id)):
-        latest[(c.channel, c.purpose)] = c
-    return [
-        ConsentOut(channel=c.channel, purpose=c.purpose, granted=c.granted, source=c.source, at=c.at)
-        for _, c in sorted(latest.items())
-    ]
+    """The channels the member was asked about, with their latest answer."""
+    return [c for c in consents.current_consents(session, member_id).values() if c.at is not None]
 
 
 def _absorbed_ids(session: Session, member_id: int) -> set[int]:
@@ -664,13 +656,7 @@ def _absorbed_ids(session: Session, member_id: int) -> set[int]:
 
 def _merges(session: Session, member: Member) -> list[CardMergeEventOut]:
     ids = sorted(_absorbed_ids(session, member.id))
-    events = list(
-        session.scalars(
-            select(MergeEvent)
-            .where(or_(MergeEvent.survivor_id.in_(ids), MergeEvent.other_id.in_(ids)))
-            .order_by(MergeEvent.at.desc(), MergeEvent.id.desc())
-        )
-    )
+    events = repository.merge_events(session, ids)
     codes = _codes(session, {e.survivor_id for e in events} | {e.other_id for e in events if e.other_id})
     out = []
     for e in events:

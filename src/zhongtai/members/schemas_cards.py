@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from zhongtai.members.schemas_engagement import ConsentOut
+
 
 class MemberSummaryOut(BaseModel):
     """One search result."""
@@ -182,14 +184,6 @@ class PointsOut(BaseModel):
     expiring_points: int = 0
     expiring_by: datetime | None = None
     recent: list[PointsEntryOut] = Field(default_factory=list)
-
-
-class ConsentOut(BaseModel):
-    channel: str
-    purpose: str
-    granted: bool
-    source: str
-    at: datetime
 
 
 class CardMergeEventOut(BaseModel):
