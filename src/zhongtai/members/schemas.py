@@ -41,7 +41,7 @@ class EnrolIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    phone: str = Field(min_length=5, max_length=32)
+    phone: str = Field(min_length=1, max_length=32)
     name: str = Field(default="", max_length=64)
     gender: str = Field(default="", pattern=r"^(|female|male|other)$")
     birthday: date | None = None

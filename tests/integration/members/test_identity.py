@@ -197,3 +197,12 @@ def test_identifiers_are_masked_without_pii_permission(client: TestClient, db: D
     assert "zhang.wei" not in str(masked)
     clear = {i["kind"]: i["value"] for i in client.get(url, headers=agent).json()}
     assert clear["phone"] == "+8613812345678"
+
+
+def test_a_short_phone_is_named_with_the_other_bad_fields(client: TestClient, db: Database) -> None:
+    headers = key_headers(make_key(db, role="admin"))
+    bad = client.post(
+        "/api/v1/members/enrol", json={"phone": "123", "channel_code": "pos", "unionid": "x"}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"body.phone", "body.unionid"}
