@@ -44,6 +44,11 @@ class Perm(StrEnum):
     MEMBERS_WRITE = "members:write"
     MEMBERS_MANAGE = "members:manage"
     POINTS_WRITE = "points:write"
+    # Planning: read forecasts, the event calendar, suggestions, purchase orders (store roles: their
+    # stores); write (edit events and policies, run forecasts, approve suggestions, issue and
+    # receive purchase orders, allocation and rebalancing transfers).
+    PLANNING_READ = "planning:read"
+    PLANNING_WRITE = "planning:write"
     # Unmasked personal data (phone, e-mail, address). Members and orders check it.
     PII_READ = "pii:read"
 
@@ -69,6 +74,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MEMBERS_WRITE,
             Perm.MEMBERS_MANAGE,
             Perm.POINTS_WRITE,
+            Perm.PLANNING_READ,
+            Perm.PLANNING_WRITE,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -84,12 +91,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.RETURNS_WRITE,
             Perm.MEMBERS_WRITE,
             Perm.POINTS_WRITE,
+            Perm.PLANNING_READ,
         }
     ),
     # A guide enrols and serves the customer in front of them: the card is masked (no pii:read).
     Role.GUIDE: frozenset(_READ | {Perm.CONSOLE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}),
     Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE, Perm.MEMBERS_WRITE}),
-    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ}),
+    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ, Perm.PLANNING_READ}),
     # Machines: read the catalog and stock, hold stock and push orders for their channel. No console.
     Role.INTEGRATOR: frozenset(
         _READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}
