@@ -16,10 +16,14 @@ backend; the same settings run on Spark (``backend="spark"``, needs ``pyspark`` 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -460,6 +464,15 @@ def check_backend(backend: str) -> None:
             "the spark backend needs pyspark (pip install pyspark) and a Java runtime; "
             "it is not installed here, use --backend duckdb"
         ) from exc
+    if not java_available():
+        raise MatchingUnavailable(
+            "the spark backend needs a Java runtime (java on PATH or JAVA_HOME); none was found, use --backend duckdb"
+        )
+
+
+def java_available() -> bool:
+    home = os.environ.get("JAVA_HOME", "")
+    return shutil.which("java") is not None or (bool(home) and Path(home, "bin", "java").exists())
 
 
 def make_db_api(backend: str | DatabaseAPI[Any] = "duckdb", *, spark_session: Any = None) -> DatabaseAPI[Any]:
@@ -473,12 +486,27 @@ def make_db_api(backend: str | DatabaseAPI[Any] = "duckdb", *, spark_session: An
         return DuckDBAPI(":memory:")
     if backend == "spark":
         check_backend(backend)
-        from pyspark.sql import SparkSession  # type: ignore[import-not-found, unused-ignore]
         from splink.backends.spark import SparkAPI
 
-        session = spark_session or SparkSession.builder.appName("zhongtai-oneid").getOrCreate()
+        session = spark_session or spark_session_for_matching()
+        # Splink checkpoints intermediate tables; a session without a checkpoint directory fails.
+        if session.sparkContext.getCheckpointDir() is None:
+            session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="zhongtai-splink-"))
         return SparkAPI(spark_session=session)  # type: ignore[no-untyped-call, unused-ignore]
     raise ValueError(f"unknown backend {backend!r}: duckdb or spark")
+
+
+def spark_session_for_matching(master: str | None = None) -> Any:
+    """The active Spark session, or a new one with Splink's string-similarity UDF jar (shipped
+    inside the splink package, so nothing is downloaded). On a cluster, pass your own session with
+    ``spark.jars`` set to ``splink.backends.spark.similarity_jar_location()``."""
+    from pyspark.sql import SparkSession  # type: ignore[import-not-found, unused-ignore]
+    from splink.backends.spark import similarity_jar_location
+
+    builder = SparkSession.builder.appName("zhongtai-oneid").config("spark.jars", similarity_jar_location())
+    if master:
+        builder = builder.master(master)
+    return builder.getOrCreate()
 
 
 @contextmanager

@@ -138,11 +138,17 @@ def test_nothing_is_scored_with_fewer_than_two_kinds() -> None:
     assert matching.score_rows(rows) == []
 
 
-def test_spark_without_pyspark_is_a_clear_error() -> None:
+def test_spark_without_pyspark_or_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         import pyspark  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         with pytest.raises(matching.MatchingUnavailable, match="pyspark"):
+            matching.check_backend("spark")
+    else:
+        # given a machine without a Java runtime
+        monkeypatch.setenv("PATH", "/nonexistent")
+        monkeypatch.delenv("JAVA_HOME", raising=False)
+        with pytest.raises(matching.MatchingUnavailable, match="Java runtime"):
             matching.check_backend("spark")
     with pytest.raises(ValueError, match="unknown backend"):
         matching.make_db_api("oracle")
