@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playwright.sync_api import Page, sync_playwright
 
@@ -417,6 +418,43 @@ def guide_tour(page: Page, base: str, out: Path, code: str | None) -> None:
         shoot(page, out, "33-guide-member-card")
 
 
+def forecasting_tour(page: Page, base: str, out: Path) -> None:
+    """The latest forecast run and its top pairs, the chart of the busiest pair (history, forecast,
+    p10-p90 band, events) in Chinese and English, the event calendar with its year strip, an
+    event, and the weekly accuracy. Content needs a forecast run (the demo queues one)."""
+    page.goto(f"{base}/forecasts")
+    shoot(page, out, "34-forecasts")
+    chart = page.query_selector("#pair-table a[href^='/forecasts/series']")
+    target = chart.get_attribute("href") if chart else "/forecasts/series"
+    page.goto(f"{base}{target}&days=180" if "?" in (target or "") else f"{base}{target}")
+    shoot(page, out, "35-forecast-chart")
+    page.goto(f"{base}/lang/en?next={quote(target or '/forecasts/series', safe='')}")
+    shoot(page, out, "36-forecast-chart-en")
+    page.goto(f"{base}/lang/zh-CN?next=/forecasts/events")
+    year = datetime.now(UTC).year
+    page.goto(f"{base}/forecasts/events?year={year}")
+    shoot(page, out, "37-forecast-events")
+    page.goto(f"{base}/forecasts/events/double11-{year}")
+    shoot(page, out, "38-forecast-event")
+    page.goto(f"{base}/forecasts/accuracy?level=category")
+    shoot(page, out, "39-forecast-accuracy")
+
+
+def replenishment_tour(page: Page, base: str, out: Path) -> None:
+    """Suggestions with their reasoning, purchase orders (list and a partially received one) and
+    the allocation / rebalancing transfers. Content needs a forecast and a suggestion run."""
+    page.goto(f"{base}/replenishment/suggestions?status=all")
+    shoot(page, out, "40-replenishment-suggestions")
+    page.goto(f"{base}/replenishment/purchase-orders")
+    shoot(page, out, "41-purchase-orders")
+    partial = page.locator("#po-table tr:has(.badge-warn) a").first
+    if partial.count():
+        partial.click()
+        shoot(page, out, "42-purchase-order")
+    page.goto(f"{base}/replenishment/transfers")
+    shoot(page, out, "43-replenishment-transfers")
+
+
 def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     shoot(page, out, "01-home")
     page.goto(f"{base}/catalog")
@@ -527,6 +565,8 @@ def main() -> None:
                     raise SystemExit(f"cannot log in as {args.admin}")
                 admin_tour(page, base, args.out, tmp)
                 orders_tour(page, base, args.out)
+                forecasting_tour(page, base, args.out)
+                replenishment_tour(page, base, args.out)
                 member = richest_member(url)
                 members_tour(page, base, args.out, member)
                 logout(page)

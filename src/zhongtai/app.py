@@ -35,10 +35,12 @@ def register_tasks() -> None:
     # Importing a context's tasks module registers its job handlers and named schedules.
     import zhongtai.catalog.tasks
     import zhongtai.channels.tasks
+    import zhongtai.forecasting.tasks
     import zhongtai.inventory.tasks
     import zhongtai.members.tasks
     import zhongtai.orders.tasks
-    import zhongtai.platform_tasks  # noqa: F401
+    import zhongtai.platform_tasks
+    import zhongtai.replenishment.tasks  # noqa: F401
 
 
 def problem_response(error: DomainError, request: Request) -> JSONResponse:
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.auth.api import router as auth_router
     from zhongtai.catalog.api import router as catalog_router
     from zhongtai.channels.api import router as channels_router
+    from zhongtai.forecasting.api import router as forecasting_router
     from zhongtai.inventory.api import router as inventory_router
     from zhongtai.jobs_api import router as jobs_router
     from zhongtai.members.api import router as members_router
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.members.api_engagement import router as member_engagement_router
     from zhongtai.members.api_points import router as member_points_router
     from zhongtai.orders.api import router as orders_router
+    from zhongtai.replenishment.api import router as replenishment_router
 
     for router in (
         auth_router,
@@ -161,6 +165,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         member_cards_router,
         member_points_router,
         member_engagement_router,
+        forecasting_router,
+        replenishment_router,
         jobs_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -9,6 +9,7 @@ import click
 import typer
 from rich.console import Console
 
+from zhongtai.forecasting.cli import app as forecast_app
 from zhongtai.settings import get_settings
 
 app = typer.Typer(help="Zhongtai 中台: retail middle platform", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
+app.add_typer(forecast_app, name="forecast")
 out = Console()
 
 

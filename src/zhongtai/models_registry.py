@@ -7,8 +7,10 @@ def import_all_models() -> None:
     import zhongtai.auth.models
     import zhongtai.catalog.models
     import zhongtai.channels.models
+    import zhongtai.forecasting.models
     import zhongtai.inventory.models
     import zhongtai.jobs
     import zhongtai.members.models
     import zhongtai.orders.models
-    import zhongtai.outbox  # noqa: F401
+    import zhongtai.outbox
+    import zhongtai.replenishment.models  # noqa: F401

@@ -397,6 +397,27 @@ def category_tree(session: Session) -> list[CategoryNode]:
     return roots
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryInfo:
+    """A category as other contexts see it (forecasting: accuracy per category, event scopes)."""
+
+    id: int
+    code: str
+    name: str
+    name_en: str
+    path_ids: tuple[int, ...]  # from the root down to the category itself
+
+
+def categories_by_id(session: Session) -> dict[int, CategoryInfo]:
+    """Every category by id, with its path (a category is "under" every id of its path)."""
+    return {
+        c.id: CategoryInfo(
+            c.id, c.code, c.name, c.name_en, tuple(int(p) for p in c.path.strip("/").split("/") if p) or (c.id,)
+        )
+        for c in repo.all_categories(session)
+    }
+
+
 def _category_path(session: Session, category: Category) -> list[CategoryRef]:
     ids = [int(part) for part in category.path.strip("/").split("/") if part]
     found = repo.categories_by_ids(session, ids)

@@ -37,7 +37,7 @@ from zhongtai.catalog import service as catalog_service
 from zhongtai.catalog.schemas import CategoryNode
 from zhongtai.channels import service as channel_service
 from zhongtai.db import Database, utcnow
-from zhongtai.demo import history_loader, live_orders, member_loader
+from zhongtai.demo import forecast_data, history_loader, live_orders, member_loader, replenishment_data
 from zhongtai.demo.catalog_data import CatalogPlan, Scale
 from zhongtai.demo.network_data import NetworkPlan
 from zhongtai.demo.order_history import OrderHistory, beijing_date, build_order_history
@@ -146,6 +146,8 @@ def load_demo(
                     loader.history_orders()
                     loader.members(stitching)
                     loader.live_orders()
+                    loader.counts["forecast_events"] = forecast_data.load_planning(session, ACTOR, day)
+                    loader.counts |= replenishment_data.load_replenishment(session, ACTOR, plan, day)
         finally:
             if stitching is not None:
                 stitching.close()

@@ -536,3 +536,37 @@ def below_safety_count_query() -> Select[*tuple[Any, ...]]:
 
 def locations_by_type_query() -> Select[*tuple[Any, ...]]:
     return select(Location.type, func.count()).group_by(Location.type)
+
+
+# ---------------------------------------------------------------- replenishment reads
+
+
+def balances_at(session: Session, location_ids: Sequence[int]) -> list[BalanceRow]:
+    """Every balance row at these locations (the stock position of a replenishment run)."""
+    wanted = sorted(set(location_ids))
+    if not wanted:
+        return []
+    return [BalanceRow(*r) for r in session.execute(select(*_BALANCE_COLS).where(StockBalance.location_id.in_(wanted)))]
+
+
+def draft_transfer_sums(session: Session, location_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
+    """(sku_id, source_location_id, dest_location_id, units) of draft transfers touching these
+    locations: committed moves whose stock has not left yet."""
+    wanted = sorted(set(location_ids))
+    if not wanted:
+        return []
+    stmt = (
+        select(
+            TransferLine.sku_id,
+            Transfer.source_location_id,
+            Transfer.dest_location_id,
+            func.sum(TransferLine.quantity),
+        )
+        .join(Transfer, Transfer.id == TransferLine.transfer_id)
+        .where(
+            Transfer.status == "draft",
+            or_(Transfer.source_location_id.in_(wanted), Transfer.dest_location_id.in_(wanted)),
+        )
+        .group_by(TransferLine.sku_id, Transfer.source_location_id, Transfer.dest_location_id)
+    )
+    return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in session.execute(stmt)]

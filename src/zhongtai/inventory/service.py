@@ -2499,3 +2499,52 @@ def unavailable_serials(
         ):
             bad[s] = st[0]
     return bad
+
+
+# ================================================================ replenishment reads
+
+
+@dataclass(frozen=True, slots=True)
+class StockFigures:
+    """What replenishment needs of one SKU x location: the balance, plus draft transfers (moves
+    decided but not shipped) into and out of it."""
+
+    sku_id: int
+    location_id: int
+    on_hand: int = 0
+    reserved: int = 0
+    in_transit: int = 0
+    inbound_draft: int = 0
+    outbound_draft: int = 0
+
+
+def stock_figures(session: Session, location_ids: Sequence[int]) -> dict[tuple[int, int], StockFigures]:
+    """{(sku_id, location_id): figures} for every SKU with a balance or a draft transfer at these
+    locations. Unscoped: for jobs and for callers that scoped the locations themselves."""
+    out: dict[tuple[int, int], StockFigures] = {}
+    for b in repo.balances_at(session, location_ids):
+        out[(b.sku_id, b.location_id)] = StockFigures(b.sku_id, b.location_id, b.on_hand, b.reserved, b.in_transit)
+    wanted = set(location_ids)
+    for sku_id, src, dst, units in repo.draft_transfer_sums(session, location_ids):
+        for loc, inbound in ((dst, units), (src, 0)):
+            if loc not in wanted:
+                continue
+            cur = out.get((sku_id, loc)) or StockFigures(sku_id, loc)
+            out[(sku_id, loc)] = StockFigures(
+                sku_id,
+                loc,
+                cur.on_hand,
+                cur.reserved,
+                cur.in_transit,
+                cur.inbound_draft + inbound,
+                cur.outbound_draft + (units if loc == src else 0),
+            )
+    return out
+
+
+def locations_of_types(session: Session, types: Sequence[str], *, active_only: bool = True) -> list[LocationOut]:
+    """Every location of these types (suppliers, DCs, stores), by id."""
+    stmt = select(Location).where(Location.type.in_(sorted(set(types))))
+    if active_only:
+        stmt = stmt.where(Location.is_active.is_(True))
+    return [_location_out(loc) for loc in session.scalars(stmt.order_by(Location.id))]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -401,3 +402,57 @@ def pseudonymise_member_orders(session: Session, member_ids: list[int], pseudony
         if "buyer" in event.payload:
             event.payload = {k: v for k, v in event.payload.items() if k != "buyer"}
     return numbers
+
+
+# Fulfilments that carried demand: rejected ones were re-routed (their lines live on in another
+# fulfilment) and cancelled ones never left.
+DEMAND_FULFILMENT = ACTIVE_FULFILMENT
+
+
+def placed_business_day(session: Session, tz: str) -> Any:
+    """The business day in ``tz`` of ``Order.placed_at`` as SQL (a date on PostgreSQL, ``YYYY-MM-DD``
+    text on SQLite, which stores naive UTC: shifted by the zone's current offset, which is exact
+    for China's one offset all year)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(tz, Order.placed_at))
+    offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    return func.date(Order.placed_at, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def daily_demand_rows(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    tz: str,
+    *,
+    sku_ids: Sequence[int] | None = None,
+    location_ids: Sequence[int] | None = None,
+) -> list[tuple[Any, int, int, str, int]]:
+    """(business day, sku, fulfilling location, channel, units) of orders placed in [since, until),
+    from the fulfilment lines of orders that were not cancelled; the day is the business day in
+    ``tz`` of the order's placing."""
+    label = placed_business_day(session, tz).label("day")
+    stmt = (
+        select(
+            label, FulfilmentLine.sku_id, Fulfilment.location_id, Order.channel_code, func.sum(FulfilmentLine.quantity)
+        )
+        .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+        .join(Order, Order.id == Fulfilment.order_id)
+        .where(
+            Order.placed_at >= since,
+            Order.placed_at < until,
+            Order.status != "cancelled",
+            Fulfilment.status.in_(DEMAND_FULFILMENT),
+        )
+        .group_by(label, FulfilmentLine.sku_id, Fulfilment.location_id, Order.channel_code)
+    )
+    if sku_ids is not None:
+        stmt = stmt.where(FulfilmentLine.sku_id.in_(sorted(set(sku_ids))))
+    if location_ids is not None:
+        stmt = stmt.where(Fulfilment.location_id.in_(sorted(set(location_ids))))
+    return [(d, int(s), int(lo), str(c), int(q)) for d, s, lo, c, q in session.execute(stmt)]
+
+
+def first_order_at(session: Session) -> datetime | None:
+    first: datetime | None = session.scalar(select(func.min(Order.placed_at)))
+    return first

@@ -629,3 +629,192 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 6371.0088 * 2 * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True, slots=True)
+class Shade:
+    """A span of days shaded behind a time chart (an event), indexes into its days."""
+
+    first: int
+    last: int
+    label: str
+
+
+def _day_axis(
+    parts: list[str], labels: Sequence[str], x_of: Callable[[int], float], baseline: float, max_labels: int
+) -> None:
+    step = max(1, math.ceil(len(labels) / max_labels))
+    last = len(labels) - 1
+    for i, label in enumerate(labels):
+        if (last - i) % step == 0:
+            parts.append(
+                f'<text x="{_f(x_of(i))}" y="{_f(baseline + 16)}" text-anchor="middle" font-size="11" '
+                f'fill="{INK}">{escape(label)}</text>'
+            )
+
+
+def forecast_chart(
+    days: Sequence[str],
+    actual: Sequence[Number | None],
+    mean: Sequence[Number | None],
+    low: Sequence[Number | None],
+    high: Sequence[Number | None],
+    *,
+    title: str,
+    labels: tuple[str, str, str] = ("actual", "forecast", "p10–p90"),
+    shades: Sequence[Shade] = (),
+    width: int = 760,
+    height: int = 280,
+    value_format: Formatter = _plain,
+    empty_message: str = "—",
+) -> str:
+    """History (bars of actual units) and the forecast (a line with its p10–p90 band) on one day
+    axis, events shaded behind. ``None`` where a series has no value (no forecast in the past)."""
+    n = len(days)
+    values = [float(v) for seq in (actual, mean, high) for v in seq if v is not None]
+    if not n or (not values and not shades):
+        return _empty(width, height, title, "forecast-chart", empty_message)
+    # Without values (a calendar strip) the chart is the day axis and the shaded events only.
+    ticks = nice_ticks(max(values) or 1.0) if values else []
+    top_value = ticks[-1] if ticks else 1.0
+    left = max(36.0, max((text_width(value_format(t), 11) for t in ticks), default=0.0) + 12)
+    right, top, bottom = 8.0, 26.0 if values else 6.0, 26.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / n
+    baseline = top + plot_h
+
+    def x_of(i: int) -> float:
+        return left + slot * i + slot / 2
+
+    def y_of(v: float) -> float:
+        return baseline - v / top_value * plot_h
+
+    parts = [_svg_open(width, height, title, "forecast-chart")]
+    for s in shades:
+        x0, x1 = left + slot * max(s.first, 0), left + slot * (min(s.last, n - 1) + 1)
+        parts.append(
+            f'<g class="event"><title>{escape(s.label)}</title><rect x="{_f(x0)}" y="{_f(top)}" '
+            f'width="{_f(max(x1 - x0, 1))}" height="{_f(plot_h)}" fill="#fde68a" opacity="0.45"/>'
+            f'<text x="{_f(x0 + 3)}" y="{_f(top + 11)}" font-size="10" fill="#92400e">'
+            f"{escape(truncate(s.label, max(x1 - x0 - 4, 12), 10))}</text></g>"
+        )
+    for t in ticks:
+        y = y_of(t)
+        parts.append(
+            f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - right)}" y2="{_f(y)}" stroke="{GRID}"/>'
+            f'<text x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{escape(value_format(t))}</text>"
+        )
+    parts.append(
+        f'<line x1="{_f(left)}" y1="{_f(baseline)}" x2="{_f(width - right)}" y2="{_f(baseline)}" stroke="{AXIS}"/>'
+    )
+    band = [
+        (i, float(lo), float(hi))
+        for i, (lo, hi) in enumerate(zip(low, high, strict=True))
+        if lo is not None and hi is not None
+    ]
+    if band:
+        upper = " ".join(f"{_f(x_of(i))},{_f(y_of(hi))}" for i, _, hi in band)
+        lower = " ".join(f"{_f(x_of(i))},{_f(y_of(lo))}" for i, lo, _ in reversed(band))
+        parts.append(f'<polygon class="band" points="{upper} {lower}" fill="{PALETTE[0]}" opacity="0.18"/>')
+    bar_w = max(1.0, min(10.0, slot * 0.7))
+    for i, v in enumerate(actual):
+        if v is None or float(v) <= 0:
+            continue
+        h = float(v) / top_value * plot_h
+        parts.append(
+            f'<g class="bar"><title>{escape(f"{days[i]} · {labels[0]}: {value_format(float(v))}")}</title>'
+            f'<rect x="{_f(x_of(i) - bar_w / 2)}" y="{_f(baseline - h)}" width="{_f(bar_w)}" '
+            f'height="{_f(max(h, 0.5))}" fill="{MUTED}"/></g>'
+        )
+    line = [(i, float(v)) for i, v in enumerate(mean) if v is not None]
+    if line:
+        path = " ".join(f"{_f(x_of(i))},{_f(y_of(v))}" for i, v in line)
+        parts.append(f'<polyline class="mean" points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+        for i, v in line:
+            lo, hi = low[i], high[i]
+            tip = f"{days[i]} · {labels[1]}: {value_format(v)}"
+            if lo is not None and hi is not None:
+                tip += f" ({labels[2]} {value_format(float(lo))}–{value_format(float(hi))})"
+            parts.append(
+                f'<g class="point"><title>{escape(tip)}</title><circle cx="{_f(x_of(i))}" cy="{_f(y_of(v))}" '
+                f'r="{_f(max(1.5, min(3.0, slot / 3)))}" fill="{PALETTE[0]}"/></g>'
+            )
+    legend = [(MUTED, labels[0], "rect"), (PALETTE[0], labels[1], "line"), (PALETTE[0], labels[2], "band")]
+    lx = left
+    for colour, label, kind in legend if values else []:
+        if kind == "line":
+            mark = f'<line x1="{_f(lx)}" y1="8" x2="{_f(lx + 12)}" y2="8" stroke="{colour}" stroke-width="2"/>'
+        else:
+            opacity = ' opacity="0.25"' if kind == "band" else ""
+            mark = f'<rect x="{_f(lx)}" y="3" width="12" height="10" rx="2" fill="{colour}"{opacity}/>'
+        parts.append(mark + f'<text x="{_f(lx + 16)}" y="12" font-size="12" fill="{INK}">{escape(label)}</text>')
+        lx += 16 + text_width(label, 12) + 16
+    _day_axis(parts, days, x_of, baseline, max_labels=max(2, int(plot_w // 64)))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 240,
+    value_format: Formatter = _plain,
+    empty_message: str = "—",
+) -> str:
+    """Lines over categories (weeks), negative values allowed (a zero line is drawn), a legend on
+    top; ``None``-free series of equal length."""
+    values = [float(v) for s in series for v in s.values]
+    if not categories or not values:
+        return _empty(width, height, title, "line-chart", empty_message)
+    high = max(max(values), 0.0)
+    low = min(min(values), 0.0)
+    # One step on both sides of zero (the larger side sets it), so the labels never crowd.
+    step = nice_ticks(max(high, -low))[1]
+    ticks = [step * i for i in range(math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9) + 1)]
+    if len(ticks) < 2:
+        ticks = [0.0, step]
+    lo_v, hi_v = ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1
+    left = max(40.0, max(text_width(value_format(t), 11) for t in ticks) + 12)
+    right, top, bottom = 12.0, 26.0, 26.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / len(categories)
+    baseline = top + plot_h
+
+    def x_of(i: int) -> float:
+        return left + slot * i + slot / 2
+
+    def y_of(v: float) -> float:
+        return baseline - (v - lo_v) / (hi_v - lo_v) * plot_h
+
+    parts = [_svg_open(width, height, title, "line-chart")]
+    for t in ticks:
+        y = y_of(t)
+        parts.append(
+            f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - right)}" y2="{_f(y)}" '
+            f'stroke="{AXIS if t == 0 else GRID}"/>'
+            f'<text x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end" font-size="11" fill="{MUTED}">'
+            f"{escape(value_format(t))}</text>"
+        )
+    lx = left
+    for k, s in enumerate(series):
+        colour = s.color or PALETTE[k % len(PALETTE)]
+        points = " ".join(f"{_f(x_of(i))},{_f(y_of(float(v)))}" for i, v in enumerate(s.values))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, v in enumerate(s.values):
+            tip = f"{categories[i]} · {s.label}: {value_format(float(v))}"
+            parts.append(
+                f'<g class="point"><title>{escape(tip)}</title><circle cx="{_f(x_of(i))}" '
+                f'cy="{_f(y_of(float(v)))}" r="3" fill="{colour}"/></g>'
+            )
+        parts.append(
+            f'<line x1="{_f(lx)}" y1="8" x2="{_f(lx + 12)}" y2="8" stroke="{colour}" stroke-width="2"/>'
+            f'<text x="{_f(lx + 16)}" y="12" font-size="12" fill="{INK}">{escape(s.label)}</text>'
+        )
+        lx += 16 + text_width(s.label, 12) + 16
+    _day_axis(parts, categories, x_of, baseline, max_labels=max(2, int(plot_w // 56)))
+    parts.append("</svg>")
+    return "".join(parts)

@@ -73,8 +73,20 @@ def _render_error(request: Request, page_ctx: PageContext | None, error: DomainE
 
 
 def mount(app: FastAPI) -> None:
-    from zhongtai.web.views import admin, auth, catalog, home, imports, locations, members, orders, stock
+    from zhongtai.web.views import (
+        admin,
+        auth,
+        catalog,
+        forecasting,
+        home,
+        imports,
+        locations,
+        members,
+        orders,
+        replenishment,
+        stock,
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, catalog, locations, stock, imports, orders, members, admin):
+    for module in (auth, home, catalog, locations, stock, imports, orders, members, forecasting, replenishment, admin):
         app.include_router(module.router)

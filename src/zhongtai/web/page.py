@@ -75,6 +75,12 @@ NAV: tuple[NavItem, ...] = (
     NavItem("members", "/members", "member", Perm.MEMBERS_READ, "members"),
     NavItem("member_review", "/members/review", "merge", Perm.MEMBERS_MANAGE, "members"),
     NavItem("tag_rules", "/members/tag-rules", "tag", Perm.MEMBERS_MANAGE, "members"),
+    NavItem("forecasts", "/forecasts", "chart", Perm.PLANNING_READ, "planning"),
+    NavItem("forecast_events", "/forecasts/events", "calendar", Perm.PLANNING_READ, "planning"),
+    NavItem("forecast_accuracy", "/forecasts/accuracy", "target", Perm.PLANNING_READ, "planning"),
+    NavItem("repl_suggestions", "/replenishment/suggestions", "inbox", Perm.PLANNING_READ, "planning"),
+    NavItem("repl_purchase_orders", "/replenishment/purchase-orders", "receipt", Perm.PLANNING_READ, "planning"),
+    NavItem("repl_transfers", "/replenishment/transfers", "truck", Perm.PLANNING_READ, "planning"),
     NavItem("users", "/admin/users", "users", Perm.USERS_MANAGE, "admin"),
     NavItem("api_keys", "/admin/api-keys", "key", Perm.APIKEYS_MANAGE, "admin"),
     NavItem("audit", "/admin/audit", "shield", Perm.AUDIT_READ, "admin"),
@@ -121,6 +127,9 @@ class PageContext:
             return path.startswith("/catalog")
         if item.href == "/imports":
             return path.startswith("/imports") or path.startswith("/jobs")
+        if item.href == "/forecasts":
+            # The runs and the pair chart; the calendar and accuracy have their own entries.
+            return path == "/forecasts" or path == "/forecasts/series"
         if item.href == "/members":
             # The card and search; the review queue and tag rules have their own entries.
             return path == "/members" or (
