@@ -443,8 +443,10 @@ def forecasting_tour(page: Page, base: str, out: Path) -> None:
 def replenishment_tour(page: Page, base: str, out: Path) -> None:
     """Suggestions with their reasoning, purchase orders (list and a partially received one) and
     the allocation / rebalancing transfers. Content needs a forecast and a suggestion run."""
-    page.goto(f"{base}/replenishment/suggestions?status=all")
+    page.goto(f"{base}/replenishment/suggestions?status=all&kind=purchase")
     shoot(page, out, "40-replenishment-suggestions")
+    page.goto(f"{base}/replenishment/suggestions?status=all&kind=rebalance")
+    shoot(page, out, "44-rebalancing-suggestions")
     page.goto(f"{base}/replenishment/purchase-orders")
     shoot(page, out, "41-purchase-orders")
     partial = page.locator("#po-table tr:has(.badge-warn) a").first

@@ -71,6 +71,25 @@ def _truncate_all(db: Database) -> None:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture
+def pg_db(pg_database: Database) -> Database:
+    """The PostgreSQL test database, emptied: for the tests that race real clients against it."""
+    _truncate_all(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def pg_server(pg_db: Database, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real server (uvicorn, two worker processes) on ``pg_db``; a module may size its pool with
+    ``SERVER_POOL_SIZE`` (connections per process)."""
+    from zhongtai.live_server import serve_in_subprocess
+
+    pool = getattr(request.module, "SERVER_POOL_SIZE", 30)
+    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": str(pool)}
+    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
+        yield base
+
+
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     if request.param == "sqlite":

@@ -138,6 +138,12 @@ def enqueue(
     return job
 
 
+def has_pending(session: Session, kind: str) -> bool:
+    """Whether a job of ``kind`` is queued or running (schedules use it not to pile up work)."""
+    found = session.scalar(select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running"))).limit(1))
+    return found is not None
+
+
 def get_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:

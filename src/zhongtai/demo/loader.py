@@ -147,7 +147,7 @@ def load_demo(
                     loader.members(stitching)
                     loader.live_orders()
                     loader.counts["forecast_events"] = forecast_data.load_planning(session, ACTOR, day)
-                    loader.counts |= replenishment_data.load_replenishment(session, ACTOR, plan, day)
+                    loader.counts |= replenishment_data.load_replenishment(session, ACTOR, plan)
         finally:
             if stitching is not None:
                 stitching.close()

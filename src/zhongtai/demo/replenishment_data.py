@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -65,7 +64,7 @@ def terms_for(sku: SkuSpec, rng: random.Random) -> SupplierTermsIn:
     )
 
 
-def load_replenishment(session: Session, actor: Principal, plan: DemoPlan, today: date) -> dict[str, int]:
+def load_replenishment(session: Session, actor: Principal, plan: DemoPlan) -> dict[str, int]:
     rng = random.Random(plan.seed * 7919 + 5)
     skus = [s for s in plan.catalog.skus if s.lifecycle != "draft"]
     for sku in skus:
@@ -85,13 +84,10 @@ def load_replenishment(session: Session, actor: Principal, plan: DemoPlan, today
         service.set_policy(
             session, actor, PolicyIn(location_type=dc_type, review_period_days=7, service_level=Decimal("0.97"))
         )
-    run = service.run_suggestions(session, actor, first_day=today + timedelta(days=1))
+    # No suggestion run here: the demo's forecast is queued as a job, and the replenishment
+    # schedule runs the suggestions as soon as that forecast has succeeded (the closed loop).
     pos = _sample_orders(session, actor, plan, skus, rng)
-    return {
-        "supplier_terms": len(skus),
-        "replenishment_suggestions": run.counts.get("suggestions", 0),
-        "purchase_orders": pos,
-    }
+    return {"supplier_terms": len(skus), "purchase_orders": pos}
 
 
 def _sample_orders(session: Session, actor: Principal, plan: DemoPlan, skus: list[SkuSpec], rng: random.Random) -> int:

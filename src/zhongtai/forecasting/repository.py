@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select
@@ -23,6 +23,20 @@ def latest_run(session: Session, *, status: str | None = "succeeded") -> Forecas
     if status is not None:
         stmt = stmt.where(ForecastRun.status == status)
     return session.scalar(stmt)
+
+
+def forecast_run_since(session: Session, since: datetime) -> bool:
+    """Whether a forward-looking run (not a backfill) has succeeded or is running since ``since``."""
+    found = session.scalar(
+        select(ForecastRun.id)
+        .where(
+            ForecastRun.started_at >= since,
+            ForecastRun.status.in_(("succeeded", "running")),
+            ForecastRun.trigger != "backfill",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def get_run(session: Session, run_id: int) -> ForecastRun | None:

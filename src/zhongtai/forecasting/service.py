@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from zhongtai.forecasting import calendar, engine
 from zhongtai.forecasting import repository as repo
 from zhongtai.forecasting.models import ForecastRun
 from zhongtai.inventory import service as inventory
-from zhongtai.jobs import Job, enqueue
+from zhongtai.jobs import Job, enqueue, has_pending
 from zhongtai.orders import demand as order_demand
 from zhongtai.pagination import Page, SortKey, paginate
 
@@ -628,6 +628,14 @@ def start_forecast_job(session: Session, actor: Principal, params: dict[str, Any
     if running is not None and running.started_at > utcnow() - _STALE_RUN:
         raise Conflict(f"forecast run {running.id} is still running", extra={"run_id": running.id})
     return enqueue(session, actor, JOB_KIND, clean)
+
+
+def nightly_due(session: Session, now: datetime | None = None) -> bool:
+    """Whether today's forecast (the business day in Asia/Shanghai) is still to be made: none has
+    succeeded or is running since local midnight, and no forecast job is waiting."""
+    local_day = (now or utcnow()).astimezone(_ZONE).date()
+    since = datetime.combine(local_day, time.min, _ZONE).astimezone(UTC)
+    return not (has_pending(session, JOB_KIND) or repo.forecast_run_since(session, since))
 
 
 def start_backfill_job(session: Session, actor: Principal, weeks: int = 6, *, today: date | None = None) -> Job:

@@ -26,7 +26,7 @@ import polars as pl
 from zhongtai.auth.principal import Principal
 from zhongtai.db import Database
 from zhongtai.forecasting import accuracy, calendar, engine, service
-from zhongtai.jobs import JobContext, job_handler, schedule
+from zhongtai.jobs import JobContext, enqueue, job_handler, schedule
 
 NIGHTLY = service.JOB_KIND
 BACKFILL = service.BACKFILL_JOB_KIND
@@ -225,7 +225,12 @@ def nightly_job(ctx: JobContext) -> dict[str, Any]:
     )
 
 
-@schedule(NIGHTLY, every_s=86400)
-def nightly(db: Database) -> int:
-    summary = run_forecast(db, Principal.system(NIGHTLY), service.RunOptions(), trigger="nightly")
-    return int(summary["values"])
+# Looked at every half hour; it queues the forecast once per business day (the first look after
+# midnight in Asia/Shanghai, or at start-up when today has none), as a job with progress, so a
+# restart does not forecast again and the worker stays free for other jobs in between.
+@schedule(NIGHTLY, every_s=1800)
+def nightly(db: Database) -> int | None:
+    with db.transaction() as session:
+        if not service.nightly_due(session):
+            return None
+        return enqueue(session, Principal.system(NIGHTLY), NIGHTLY).id

@@ -77,8 +77,14 @@ def all_policies(session: Session) -> list[ReplenishmentPolicy]:
     return list(session.scalars(select(ReplenishmentPolicy).order_by(ReplenishmentPolicy.id)))
 
 
-def policies_query(*, location_id: int | None = None, location_type: str | None = None) -> Select[Any]:
+def policies_query(
+    *, location_id: int | None = None, location_type: str | None = None, allowed: Sequence[int] | None = None
+) -> Select[Any]:
+    """Policies filtered by whatever is given; with ``allowed``, the defaults (no location) and the
+    policies of those locations (what a store role may see)."""
     stmt = select(ReplenishmentPolicy)
+    if allowed is not None:
+        stmt = stmt.where(ReplenishmentPolicy.location_id.is_(None) | ReplenishmentPolicy.location_id.in_(allowed))
     if location_id is not None:
         stmt = stmt.where(ReplenishmentPolicy.location_id == location_id)
     if location_type is not None:
@@ -118,8 +124,30 @@ def suggestions_by_ids(session: Session, ids: Sequence[int]) -> list[Suggestion]
     return list(session.scalars(stmt.execution_options(populate_existing=True)))
 
 
-def suggestions_query() -> Select[Any]:
-    return select(Suggestion)
+def suggestions_query(
+    *,
+    allowed: Sequence[int] | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    location_id: int | None = None,
+    source_id: int | None = None,
+    run_id: int | None = None,
+) -> Select[Any]:
+    """Suggestions filtered by whatever is given; ``allowed`` limits them to those locations."""
+    stmt = select(Suggestion)
+    if allowed is not None:
+        stmt = stmt.where(Suggestion.location_id.in_(allowed))
+    if status:
+        stmt = stmt.where(Suggestion.status == status)
+    if kind:
+        stmt = stmt.where(Suggestion.kind == kind)
+    if run_id is not None:
+        stmt = stmt.where(Suggestion.run_id == run_id)
+    if location_id is not None:
+        stmt = stmt.where(Suggestion.location_id == location_id)
+    if source_id is not None:
+        stmt = stmt.where(Suggestion.source_location_id == source_id)
+    return stmt
 
 
 def add_suggestions(session: Session, rows: Sequence[Suggestion]) -> None:
@@ -232,8 +260,24 @@ def po_by_number(session: Session, number: str, *, for_update: bool = False) -> 
     return session.scalar(stmt)
 
 
-def pos_query() -> Select[Any]:
-    return select(PurchaseOrder)
+def pos_query(
+    *,
+    allowed: Sequence[int] | None = None,
+    status: str | None = None,
+    supplier_id: int | None = None,
+    dest_id: int | None = None,
+) -> Select[Any]:
+    """Purchase orders filtered by whatever is given; ``allowed`` limits their destinations."""
+    stmt = select(PurchaseOrder)
+    if allowed is not None:
+        stmt = stmt.where(PurchaseOrder.dest_location_id.in_(allowed))
+    if status:
+        stmt = stmt.where(PurchaseOrder.status == status)
+    if supplier_id is not None:
+        stmt = stmt.where(PurchaseOrder.supplier_location_id == supplier_id)
+    if dest_id is not None:
+        stmt = stmt.where(PurchaseOrder.dest_location_id == dest_id)
+    return stmt
 
 
 def draft_po_for(session: Session, run_id: int, supplier_id: int, dest_id: int) -> PurchaseOrder | None:
@@ -323,8 +367,11 @@ def receipt_count(session: Session, po_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Receipt.purchase_order_id == po_id)) or 0)
 
 
-def receipts_query() -> Select[Any]:
-    return select(Receipt)
+def receipts_query(*, allowed: Sequence[int] | None = None) -> Select[Any]:
+    stmt = select(Receipt)
+    if allowed is not None:
+        stmt = stmt.where(Receipt.location_id.in_(allowed))
+    return stmt
 
 
 def po_numbers(session: Session, po_ids: Iterable[int]) -> dict[int, str]:

@@ -366,16 +366,8 @@ def list_policies(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[PolicyOut]:
-    location_id = None
-    if location_code:
-        location_id = inventory_service.location_ids_by_codes(session, [location_code]).get(location_code, -1)
-    stmt = repo.policies_query(location_id=location_id, location_type=location_type)
-    allowed = allowed_location_ids(principal)
-    if allowed is not None:
-        # Store roles see the defaults and their own stores' pair policies.
-        stmt = stmt.where(
-            ReplenishmentPolicy.location_id.is_(None) | ReplenishmentPolicy.location_id.in_(sorted(allowed))
-        )
+    (location_id,) = _filter_location_ids(session, location_code)
+    stmt = repo.policies_query(location_id=location_id, location_type=location_type, allowed=_allowed(principal))
     page = paginate(session, stmt, [SortKey(ReplenishmentPolicy.id)], cursor=cursor, limit=limit)
     skus = sku_refs_by_ids(session, [p.sku_id for p in page.items if p.sku_id is not None])
     locs = _locations(session, [p.location_id for p in page.items if p.location_id is not None])
@@ -1542,6 +1534,19 @@ def get_purchase_order(session: Session, principal: Principal, number: str) -> P
     )
 
 
+def _allowed(principal: Principal) -> list[int] | None:
+    """The locations a store-scoped principal may see (None: all), for the list queries."""
+    allowed = allowed_location_ids(principal)
+    return sorted(allowed) if allowed is not None else None
+
+
+def _filter_location_ids(session: Session, *codes: str | None) -> tuple[int | None, ...]:
+    """Location ids for optional filter codes: None where no code was given, -1 (matches nothing)
+    for an unknown one."""
+    ids = inventory_service.location_ids_by_codes(session, [c for c in codes if c])
+    return tuple(ids.get(c, -1) if c else None for c in codes)
+
+
 def list_purchase_orders(
     session: Session,
     principal: Principal,
@@ -1552,18 +1557,8 @@ def list_purchase_orders(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[POSummaryOut]:
-    stmt = repo.pos_query()
-    allowed = allowed_location_ids(principal)
-    if allowed is not None:
-        stmt = stmt.where(PurchaseOrder.dest_location_id.in_(sorted(allowed)))
-    if status:
-        stmt = stmt.where(PurchaseOrder.status == status)
-    codes = [c for c in (supplier_code, location_code) if c]
-    ids = inventory_service.location_ids_by_codes(session, codes) if codes else {}
-    if supplier_code:
-        stmt = stmt.where(PurchaseOrder.supplier_location_id == ids.get(supplier_code, -1))
-    if location_code:
-        stmt = stmt.where(PurchaseOrder.dest_location_id == ids.get(location_code, -1))
+    supplier_id, dest_id = _filter_location_ids(session, supplier_code, location_code)
+    stmt = repo.pos_query(allowed=_allowed(principal), status=status, supplier_id=supplier_id, dest_id=dest_id)
     page = paginate(session, stmt, [SortKey(PurchaseOrder.id, descending=True)], cursor=cursor, limit=limit)
     return Page(_po_summaries(session, page.items), page.next_cursor)
 
@@ -1571,10 +1566,7 @@ def list_purchase_orders(
 def list_receipts(
     session: Session, principal: Principal, *, cursor: str | None = None, limit: int = 50
 ) -> Page[ReceiptOut]:
-    stmt = repo.receipts_query()
-    allowed = allowed_location_ids(principal)
-    if allowed is not None:
-        stmt = stmt.where(Receipt.location_id.in_(sorted(allowed)))
+    stmt = repo.receipts_query(allowed=_allowed(principal))
     page = paginate(session, stmt, [SortKey(Receipt.id, descending=True)], cursor=cursor, limit=limit)
     numbers = repo.po_numbers(session, [r.purchase_order_id for r in page.items])
     locs = _locations(session, [r.location_id for r in page.items])
@@ -1664,22 +1656,15 @@ def list_suggestions(
     limit: int = 50,
 ) -> Page[SuggestionOut]:
     """Suggestions at locations the principal may see, newest first."""
-    stmt = repo.suggestions_query()
-    allowed = allowed_location_ids(principal)
-    if allowed is not None:
-        stmt = stmt.where(Suggestion.location_id.in_(sorted(allowed)))
-    if status:
-        stmt = stmt.where(Suggestion.status == status)
-    if kind:
-        stmt = stmt.where(Suggestion.kind == kind)
-    if run_id is not None:
-        stmt = stmt.where(Suggestion.run_id == run_id)
-    codes = [c for c in (location_code, source_code) if c]
-    ids = inventory_service.location_ids_by_codes(session, codes) if codes else {}
-    if location_code:
-        stmt = stmt.where(Suggestion.location_id == ids.get(location_code, -1))
-    if source_code:
-        stmt = stmt.where(Suggestion.source_location_id == ids.get(source_code, -1))
+    location_id, source_id = _filter_location_ids(session, location_code, source_code)
+    stmt = repo.suggestions_query(
+        allowed=_allowed(principal),
+        status=status,
+        kind=kind,
+        location_id=location_id,
+        source_id=source_id,
+        run_id=run_id,
+    )
     page = paginate(session, stmt, [SortKey(Suggestion.id, descending=True)], cursor=cursor, limit=limit)
     return Page(_suggestion_outs(session, page.items), page.next_cursor)
 
@@ -1692,8 +1677,7 @@ def value_by_source(
     kind: str = "purchase",
 ) -> list[tuple[str, str, int, int]]:
     """(source code, source name, suggestions, value in fen) of open suggestions, largest first."""
-    allowed = allowed_location_ids(principal)
-    rows = repo.suggestion_value_by_source(session, statuses, kind, sorted(allowed) if allowed is not None else None)
+    rows = repo.suggestion_value_by_source(session, statuses, kind, _allowed(principal))
     locs = _locations(session, [r[0] for r in rows])
     out = [(locs[r[0]].code, locs[r[0]].name, r[1], r[2]) for r in rows if r[0] in locs]
     return sorted(out, key=lambda x: -x[3])

@@ -147,3 +147,21 @@ def test_the_backfill_scores_past_weeks_so_a_new_installation_has_accuracy_at_on
     assert all(by_id[r.run_id].first_day == r.week_start for r in rows if r.run_id is not None)
     assert {r.trigger for r in runs} == {"backfill"}
     assert all(r.units_actual > 0 and r.wape_bp is not None for r in rows)
+
+
+def test_the_nightly_schedule_queues_one_forecast_per_business_day(db: Database) -> None:
+    # given a shop and no forecast yet: the first look queues the job, the next finds it waiting
+    ids = _history(db)
+    first = tasks.nightly(db)
+    assert first is not None
+    assert tasks.nightly(db) is None
+    with db.transaction() as s:
+        s.get(jobs.Job, first).status = "succeeded"  # (as if the worker had run it)
+        # when a forecast run succeeds today
+        row = service.ForecastRow(ids["sku:P1-BLK"], ids["S-SH-01"], LAST, 1.0, 0.0, 1.0, 2.0)
+        service.record_forecast(s, SYSTEM, [row])
+    # then nothing more is queued today, and tomorrow (Beijing time) it is due again
+    assert tasks.nightly(db) is None
+    with db.transaction(write=False) as s:
+        tomorrow = jobs.utcnow() + timedelta(days=1)
+        assert service.nightly_due(s, now=tomorrow)

@@ -11,13 +11,11 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import _truncate_all
 from tests.factories import (
     SYSTEM,
     key_headers,
@@ -34,26 +32,12 @@ from zhongtai.inventory import service as inventory
 from zhongtai.inventory.errors import InsufficientStock
 from zhongtai.inventory.models import Reservation, ReservationLine, SerialNumber, StockBalance, StockMovement
 from zhongtai.inventory.schemas import ReserveLine
-from zhongtai.live_server import serve_in_subprocess
 
 pytestmark = pytest.mark.postgres
 
 CLIENTS = 50
 ATTEMPTS = 5_000
 UNITS = 100
-
-
-@pytest.fixture
-def pg_db(pg_database: Database) -> Database:
-    _truncate_all(pg_database)
-    return pg_database
-
-
-@pytest.fixture
-def server(pg_db: Database) -> Iterator[str]:
-    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": "30"}
-    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
-        yield base
 
 
 def _seed(db: Database, sku: str, serial_tracked: bool) -> None:
@@ -76,28 +60,28 @@ def _assert_invariants(db: Database, sku_code: str, *, reserved: int, on_hand: i
         assert held == reserved
 
 
-def _warm_up(server: str, headers: dict[str, str]) -> None:
+def _warm_up(pg_server: str, headers: dict[str, str]) -> None:
     """One reserve + release: the key's first write records its last use (a row lock on the key
     that the platform takes inside the request), so the timed clients do not all queue on it."""
-    with httpx.Client(base_url=server, headers=headers, timeout=30) as http:
+    with httpx.Client(base_url=pg_server, headers=headers, timeout=30) as http:
         line = {"sku_code": "CASE", "location_code": "S-A", "quantity": 1}
         resp = http.post("/api/v1/reservations", json={"reference": "WARM-UP", "lines": [line]})
         assert resp.status_code == 201, resp.text
         assert http.post(f"/api/v1/reservations/{resp.json()['id']}/release").status_code == 200
 
 
-def test_50_http_clients_take_exactly_the_last_100_units(pg_db: Database, server: str) -> None:
+def test_50_http_clients_take_exactly_the_last_100_units(pg_db: Database, pg_server: str) -> None:
     # Given 100 units of one SKU at one store and a channel integrator's key
     _seed(pg_db, "CASE", serial_tracked=False)
     receive(pg_db, "S-A", "CASE", UNITS)
     headers = key_headers(make_key(pg_db, role="integrator", channel_code="web"))
-    _warm_up(server, headers)
+    _warm_up(pg_server, headers)
     outcomes: Counter[int] = Counter()
     unexpected: list[str] = []
     lock = threading.Lock()
 
     def client(worker: int) -> None:
-        with httpx.Client(base_url=server, headers=headers, timeout=30) as http:
+        with httpx.Client(base_url=pg_server, headers=headers, timeout=30) as http:
             for i in range(ATTEMPTS // CLIENTS):
                 body = {
                     "reference": f"ORD-{worker}-{i}",

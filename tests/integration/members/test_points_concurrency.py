@@ -15,7 +15,6 @@ import http.client
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,10 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import _truncate_all
 from tests.factories import SYSTEM, key_headers, make_key
 from zhongtai.db import Database
-from zhongtai.live_server import serve_in_subprocess
 from zhongtai.members import points
 from zhongtai.members.models import Member, PointsEntry
 
@@ -34,19 +31,6 @@ pytestmark = pytest.mark.postgres
 
 TILLS = 20
 RETRIES = 10
-
-
-@pytest.fixture
-def pg_db(pg_database: Database) -> Database:
-    _truncate_all(pg_database)
-    return pg_database
-
-
-@pytest.fixture
-def server(pg_db: Database) -> Iterator[str]:
-    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": "30"}
-    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
-        yield base
 
 
 def make_member(db: Database, n: int) -> int:
@@ -114,14 +98,14 @@ def _ledger(db: Database, member_id: int) -> tuple[int, int, int, int, int]:
         return m.points_balance, int(total or 0), int(held or 0), int(negative or 0), int(redeemed or 0)
 
 
-def test_twenty_tills_spend_a_thousand_points_exactly_once(pg_db: Database, server: str) -> None:
+def test_twenty_tills_spend_a_thousand_points_exactly_once(pg_db: Database, pg_server: str) -> None:
     member_id = make_member(pg_db, 1)
     assert _ledger(pg_db, member_id) == (1_000, 1_000, 1_000, 0, 0)
     secret = make_key(pg_db, "integrator", channel_code="pos", name="tills")
     path = "/api/v1/members/M0000000001/points/redeem"
     bodies = [(path, {"points": 100, "channel_code": "pos", "reference": f"TILL-{i:02d}"}) for i in range(TILLS)]
 
-    answers = _all_at_once(server, secret, bodies)
+    answers = _all_at_once(pg_server, secret, bodies)
 
     outcome = Counter((code, out.get("code", "")) for code, out in answers)
     assert outcome == {(201, ""): 10, (409, "insufficient_points"): 10}, answers
@@ -139,13 +123,13 @@ def test_twenty_tills_spend_a_thousand_points_exactly_once(pg_db: Database, serv
     assert dict(taken) == lots  # every lot spent once, in full
 
 
-def test_one_redemption_retried_ten_times_at_once_is_one_entry(pg_db: Database, server: str) -> None:
+def test_one_redemption_retried_ten_times_at_once_is_one_entry(pg_db: Database, pg_server: str) -> None:
     member_id = make_member(pg_db, 2)
     secret = make_key(pg_db, "integrator", channel_code="pos", name="till")
     path = "/api/v1/members/M0000000002/points/redeem"
     body = {"points": 100, "channel_code": "pos", "reference": "TILL-3-20261122-0042"}
 
-    answers = _all_at_once(server, secret, [(path, body)] * RETRIES)
+    answers = _all_at_once(pg_server, secret, [(path, body)] * RETRIES)
 
     assert [code for code, _ in answers] == [201] * RETRIES, answers
     assert len({out["id"] for _, out in answers}) == 1

@@ -21,14 +21,12 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import _truncate_all
 from tests.factories import (
     key_headers,
     make_catalog_basics,
@@ -42,11 +40,11 @@ from zhongtai.auth.models import AuditEntry
 from zhongtai.db import Database
 from zhongtai.inventory import service as inventory
 from zhongtai.inventory.models import Reservation, StockBalance
-from zhongtai.live_server import serve_in_subprocess
 from zhongtai.orders.models import Fulfilment, FulfilmentLine, Order, OrderException, OrderLine
 from zhongtai.outbox import OutboxEvent
 
 pytestmark = pytest.mark.postgres
+SERVER_POOL_SIZE = 40
 
 CLIENTS = 32
 ORDERS = 200
@@ -63,19 +61,6 @@ SH_POINT = {
 SHIP_AT_MOST = 12
 OPEN = ("routed", "picking", "packed")
 LIVE = (*OPEN, "shipped", "delivered")
-
-
-@pytest.fixture
-def pg_db(pg_database: Database) -> Database:
-    _truncate_all(pg_database)
-    return pg_database
-
-
-@pytest.fixture
-def server(pg_db: Database) -> Iterator[str]:
-    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": "40"}
-    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
-        yield base
 
 
 def _seed(db: Database) -> None:
@@ -151,14 +136,14 @@ def _sku_id(db: Database, code: str) -> int:
     return int(_CACHE[code])
 
 
-def test_32_clients_never_promise_more_than_the_stock(pg_db: Database, server: str) -> None:
+def test_32_clients_never_promise_more_than_the_stock(pg_db: Database, pg_server: str) -> None:
     _CACHE.clear()
     _seed(pg_db)
     web = make_key(pg_db, "integrator", channel_code="web", name="web shop")
     ops = make_key(pg_db, "ops", name="warehouse")
     rnd = random.Random(7)
     bodies = [_order(i, rnd) for i in range(ORDERS)]
-    parsed = urlsplit(server)
+    parsed = urlsplit(pg_server)
     lock = threading.Lock()
     answers: dict[str, tuple[int, dict[str, Any]]] = {}
     unexpected: list[str] = []

@@ -14,35 +14,20 @@ import http.client
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import _truncate_all
 from tests.factories import SYSTEM, key_headers, make_key
 from tests.integration.replenishment.conftest import build_world
 from zhongtai.db import Database
 from zhongtai.inventory import service as inventory
-from zhongtai.live_server import serve_in_subprocess
 from zhongtai.replenishment import service
 from zhongtai.replenishment.schemas import POIn, POLineIn
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_db(pg_database: Database) -> Database:
-    _truncate_all(pg_database)
-    return pg_database
-
-
-@pytest.fixture
-def server(pg_db: Database) -> Iterator[str]:
-    env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": "20"}
-    with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
-        yield base
+SERVER_POOL_SIZE = 20
 
 
 def _sent_po(db: Database, quantity: int) -> str:
@@ -95,14 +80,14 @@ def _dc_case(db: Database) -> tuple[int, int]:
     return next(b.on_hand for b in stock if b.sku_code == "CASE"), len(moves)
 
 
-def test_eight_clerks_receiving_one_po_in_full_post_it_once(pg_db: Database, server: str) -> None:
+def test_eight_clerks_receiving_one_po_in_full_post_it_once(pg_db: Database, pg_server: str) -> None:
     build_world(pg_db)
     number = _sent_po(pg_db, 48)
     secret = make_key(pg_db, "ops", name="clerks")
     before = _dc_case(pg_db)
 
     answers = _all_at_once(
-        server,
+        pg_server,
         secret,
         f"/api/v1/replenishment/purchase-orders/{number}/receive",
         [{"lines": [{"sku_code": "CASE", "quantity": 48}], "note": f"clerk {i}"} for i in range(8)],
@@ -123,14 +108,14 @@ def test_eight_clerks_receiving_one_po_in_full_post_it_once(pg_db: Database, ser
     assert len(po.receipts) == 1
 
 
-def test_six_partial_receipts_at_once_never_exceed_the_order(pg_db: Database, server: str) -> None:
+def test_six_partial_receipts_at_once_never_exceed_the_order(pg_db: Database, pg_server: str) -> None:
     build_world(pg_db)
     number = _sent_po(pg_db, 30)
     secret = make_key(pg_db, "ops", name="clerks")
     before = _dc_case(pg_db)
 
     answers = _all_at_once(
-        server,
+        pg_server,
         secret,
         f"/api/v1/replenishment/purchase-orders/{number}/receive",
         [{"lines": [{"sku_code": "CASE", "quantity": 10}]} for _ in range(6)],

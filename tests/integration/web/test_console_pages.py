@@ -73,6 +73,8 @@ def test_sku_page_shows_the_product_and_its_stock_everywhere(client: TestClient,
     table = page[page.index('id="stock-table"') :]
     for code in ("DC-WH", "S-SH01", "S-SH02", "S-BJ01"):
         assert code in table
+    # each stock row links to that SKU x location's forecast chart
+    assert "/forecasts/series?sku=X1-BLK-256&amp;location=S-SH01" in table
     assert 'class="chart map-chart' in page
 
 
