@@ -9,6 +9,8 @@ test weeks are not there, so the last 13 weeks of train.parquet are held out. Ev
 series is forecast 13 weeks ahead through `zhongtai.forecasting.engine.forecast()`, the same
 pipeline the product runs, with the holiday flag, the markdowns and weather/economy columns as
 exogenous features and Dept, store Type and Size as static features.
+The default models are the engine's level-adjusted seasonal naive, the same on histories
+SVD-smoothed across the stores of each department, and the global LightGBM, ensembled by backtest.
 
 `--inner` moves everything 13 weeks back (trains on all but the last 26 weeks and scores weeks
 -26..-14): every choice of models and parameters was made on that inner split, never on the
@@ -136,10 +138,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "walmart_store_sales")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--inner", action="store_true", help="score weeks -26..-14 (the tuning split)")
-    parser.add_argument("--models", default="seasonal_naive,theta,lgbm")
+    parser.add_argument("--models", default="seasonal_level,seasonal_level_svd,lgbm")
     parser.add_argument("--windows", type=int, default=2)
     parser.add_argument("--select", default="ensemble", choices=["ensemble", "best"])
     parser.add_argument("--lgbm-objective", default="l2", help="LightGBM objective (l2, l1, huber)")
+    parser.add_argument("--level-window", type=int, default=4, help="seasonal_level: weeks compared")
+    parser.add_argument("--level-damping", type=float, default=1.0, help="seasonal_level: share of the change")
+    parser.add_argument("--level-spread", type=int, default=1, help="seasonal_level: neighbours averaged")
+    parser.add_argument("--smooth-rank", type=int, default=10, help="seasonal_level_svd: SVD rank per Dept")
     parser.add_argument("--no-baselines", action="store_true", help="skip AutoETS (tuning runs)")
     args = parser.parse_args(argv)
 
@@ -167,6 +173,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         select=args.select,
         n_jobs=args.n_jobs,
         lgbm_params={"objective": args.lgbm_objective},
+        level_window=args.level_window,
+        level_damping=args.level_damping,
+        level_spread=args.level_spread,
+        smooth_group="Dept",
+        smooth_rank=args.smooth_rank,
     )
     t0 = time.perf_counter()
     result = forecast(history, config, future=future)
@@ -210,6 +221,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "select": config.select,
         "lgbm_objective": args.lgbm_objective,
         "backtest_windows": config.backtest_windows,
+        "level_window": config.level_window,
+        "level_damping": config.level_damping,
+        "level_spread": config.level_spread,
+        "smooth_group": config.smooth_group,
+        "smooth_rank": config.smooth_rank,
         "exog": list(EXOG),
         "static": list(STATIC),
         "n_jobs": args.n_jobs,

@@ -43,7 +43,9 @@ STAT_MODELS = (
     "window_average",
 )
 ML_MODELS = ("lgbm",)
-KNOWN_MODELS = STAT_MODELS + ML_MODELS
+# computed in Polars/numpy by the engine itself, no library fit
+FRAME_MODELS = ("seasonal_level", "seasonal_level_svd")
+KNOWN_MODELS = STAT_MODELS + ML_MODELS + FRAME_MODELS
 
 Progress = Callable[[str, int, int], None]
 
@@ -75,6 +77,15 @@ class ForecastConfig:
     backend: str = "local"  # "local" | "spark"
     seed: int = 0
     lgbm_params: dict[str, Any] = field(default_factory=dict, hash=False)  # overrides the defaults
+    # "seasonal_level": last season's same period + level_damping x (mean of the last
+    # level_window periods - mean of the same periods one season earlier)
+    level_window: int = 8
+    level_damping: float = 0.5
+    level_spread: int = 0  # >0: copy the mean of last season's period and this many neighbours each side
+    # "seasonal_level_svd": the same on a rank-`smooth_rank` SVD approximation of the histories
+    # of all series sharing the value of the static column `smooth_group` (e.g. the department)
+    smooth_group: str | None = None
+    smooth_rank: int = 10
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,16 @@ def validate(history: pl.DataFrame, config: ForecastConfig, future: pl.DataFrame
         problems.append(f"unknown models {unknown}; known: {list(KNOWN_MODELS)}")
     if not config.models:
         problems.append("models must name at least one model")
+    if config.level_window < 1:
+        problems.append(f"level_window must be >= 1, got {config.level_window}")
+    if config.level_spread < 0:
+        problems.append(f"level_spread must be >= 0, got {config.level_spread}")
+    if config.smooth_rank < 1:
+        problems.append(f"smooth_rank must be >= 1, got {config.smooth_rank}")
+    if "seasonal_level_svd" in config.models and config.smooth_group is None:
+        problems.append("model seasonal_level_svd needs smooth_group (a static column grouping the series)")
+    if config.smooth_group is not None and config.smooth_group not in config.static:
+        problems.append(f"smooth_group {config.smooth_group!r} must be one of the static columns {list(config.static)}")
     try:
         import pandas as pd  # type: ignore[import-untyped]  # no stubs in the lock
 
@@ -308,6 +329,91 @@ def _day_of_year(dates: Any) -> Any:  # a pandas DatetimeIndex
     return dates.dayofyear.to_numpy().astype("int16")
 
 
+def smooth_by_group(frame: pl.DataFrame, group: str, rank: int) -> pl.DataFrame:
+    """Replace y by its rank-`rank` SVD approximation across the series of each `group` value.
+
+    Series of one group (the stores of a department) share most of their seasonal shape; keeping
+    the leading singular vectors of the group's series x period matrix keeps that shape and each
+    series' loading on it and drops the week-to-week noise a seasonal naive would copy forward
+    (the idea of the winning Walmart Kaggle entry). Periods before a series starts count as 0.
+    All groups are decomposed in one batched numpy SVD of a zero-padded groups x series x periods
+    array: zero rows do not change the other rows' approximation.
+    """
+    import numpy as np
+
+    ids = frame.group_by("unique_id").agg(pl.col(group).first().cast(pl.String).fill_null("")).sort(group, "unique_id")
+    ids = ids.with_columns(
+        pl.col(group).rank("dense").cast(pl.Int64).sub(1).alias("g"),
+        pl.int_range(pl.len()).over(group).alias("r"),
+    )
+    dates = frame.select(pl.col("ds").unique().sort()).with_row_index("t")
+    cells = frame.select("unique_id", "ds", "y").join(ids, on="unique_id").join(dates, on="ds")
+    n_groups, n_rows = int(ids["g"].to_numpy().max()) + 1, int(ids["r"].to_numpy().max()) + 1
+    cube = np.zeros((n_groups, n_rows, dates.height))
+    g, r, t = cells["g"].to_numpy(), cells["r"].to_numpy(), cells["t"].to_numpy()
+    cube[g, r, t] = cells["y"].to_numpy()
+    u, sv, vt = np.linalg.svd(cube, full_matrices=False)
+    sv[:, rank:] = 0.0
+    low = (u * sv[:, None, :]) @ vt
+    smoothed = cells.select("unique_id", "ds", pl.Series("y_low", low[g, r, t]))
+    return (
+        frame.join(smoothed, on=["unique_id", "ds"], how="left")
+        .with_columns(pl.coalesce(pl.col("y_low"), pl.col("y")).alias("y"))
+        .drop("y_low")
+    )
+
+
+def seasonal_level(
+    frame: pl.DataFrame, horizon: int, season: int, freq: str, window: int, damping: float, spread: int = 0
+) -> pl.DataFrame:
+    """Level-adjusted seasonal naive: unique_id, ds, seasonal_level.
+
+    yhat(T + h) = y(T + h - s*ceil(h/s)) + damping * (mean(y over the last `window` periods)
+    - mean(y over the same periods one season earlier)). It copies last season's shape and
+    moves it by this year's change in level; damping < 1 trusts that change only partly (a
+    short window is noisy). Series without the year-ago window get no adjustment. With
+    spread > 0 the copied value is the mean of y(T + h - s) and its `spread` neighbours on each
+    side: a calendar period rarely falls on exactly the same weeks two years running.
+    """
+    import pandas as pd
+
+    indexed = frame.sort("unique_id", "ds").with_columns(
+        (pl.len() - 1 - pl.int_range(pl.len())).over("unique_id").alias("pos"),
+        pl.col("y")
+        .rolling_mean(window_size=2 * spread + 1, center=True, min_samples=1)
+        .over("unique_id")
+        .alias("y_spread"),
+    )
+    recent = pl.col("pos") < window
+    year_ago = (pl.col("pos") >= season) & (pl.col("pos") < season + window)
+    level = indexed.group_by("unique_id").agg(
+        pl.col("ds").max().alias("last_ds"),
+        (pl.col("y").filter(recent).mean() - pl.col("y").filter(year_ago).mean()).alias("shift"),
+        (year_ago.sum() == window).alias("complete"),
+    )
+    level = level.with_columns(
+        pl.when(pl.col("complete")).then(pl.col("shift") * damping).otherwise(0.0).fill_null(0.0).alias("shift")
+    )
+    steps = pl.DataFrame({"h": list(range(1, horizon + 1))}).with_columns(
+        (season * ((pl.col("h") + season - 1) // season) - pl.col("h")).alias("pos")
+    )
+    offset = pd.tseries.frequencies.to_offset(freq)
+    lpd = level.select("unique_id", "last_ds").to_pandas()
+    grid = pl.from_pandas(
+        pd.concat([lpd.assign(h=h, ds=lpd["last_ds"] + offset * h) for h in range(1, horizon + 1)], ignore_index=True)
+    ).select(pl.col("unique_id").cast(pl.String), pl.col("h").cast(pl.Int64), pl.col("ds").cast(pl.Datetime("ns")))
+    out = (
+        grid.join(steps.with_columns(pl.col("h").cast(pl.Int64), pl.col("pos").cast(pl.Int64)), on="h")
+        .join(
+            indexed.select("unique_id", pl.col("pos").cast(pl.Int64), pl.col("y_spread").alias("base")),
+            on=["unique_id", "pos"],
+            how="left",
+        )
+        .join(level.select("unique_id", "shift"), on="unique_id", how="left")
+    )
+    return out.select("unique_id", "ds", (pl.col("base") + pl.col("shift")).alias("seasonal_level"))
+
+
 class _Runner:
     """Runs the statistical and the LightGBM models over a whole long frame at once."""
 
@@ -448,6 +554,23 @@ class _Runner:
         )
         return out.join(scale, on="unique_id", how="left").with_columns(pl.col("lgbm") * pl.col("scale")).drop("scale")
 
+    # Polars models ---------------------------------------------------------------
+
+    def _frame_models(self, frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame | None:
+        c = self.config
+        out: pl.DataFrame | None = None
+        for name in [n for n in names if n in FRAME_MODELS]:  # at most two models
+            data = frame
+            if name == "seasonal_level_svd":
+                assert c.smooth_group is not None  # validated
+                data = smooth_by_group(frame, c.smooth_group, c.smooth_rank)
+            pred = seasonal_level(
+                data, c.horizon, self.season, self.freq, c.level_window, c.level_damping, c.level_spread
+            )
+            pred = pred.rename({"seasonal_level": name})
+            out = pred if out is None else out.join(pred, on=["unique_id", "ds"], how="left")
+        return out
+
     # public -------------------------------------------------------------------
 
     def backtest(self, regular: pl.DataFrame, kinds: pl.DataFrame) -> pl.DataFrame:
@@ -492,9 +615,24 @@ class _Runner:
             )
             ml = self._ml_output(result, scale).with_columns(pl.col("cutoff").cast(pl.Datetime("ns")))
             frames.append(ml.drop("y"))  # mlforecast's y is the scaled one
+        if any(n in FRAME_MODELS for n in names):
+            periods = data.select(pl.col("ds").unique().sort()).to_series()
+            # the same cutoffs as cross_validation: windows of h periods ending at the last date
+            origins = [periods[-(h * w) - 1] for w in range(windows, 0, -1)]
+            frames.append(
+                pl.concat(
+                    [
+                        self._frame_models(data.filter(pl.col("ds") <= cut), names).with_columns(  # type: ignore[union-attr]
+                            pl.lit(cut).cast(pl.Datetime("ns")).alias("cutoff")
+                        )
+                        for cut in origins  # a couple of windows, not series
+                    ]
+                )
+            )
         cv = frames[0]
         for extra in frames[1:]:
-            cv = cv.join(extra.select("unique_id", "ds", "cutoff", "lgbm"), on=["unique_id", "ds", "cutoff"])
+            added = [m for m in names if m in extra.columns and m not in cv.columns]
+            cv = cv.join(extra.select("unique_id", "ds", "cutoff", *added), on=["unique_id", "ds", "cutoff"])
         if "y" not in cv.columns:
             cv = cv.join(data.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return cv.with_columns([pl.col(m).clip(lower_bound=0.0).fill_nan(None) for m in names])
@@ -520,6 +658,9 @@ class _Runner:
                 x_df = future.filter(pl.col("unique_id").is_in(frame["unique_id"].unique().implode())).to_pandas()
             ml = self._ml_output(mlf.predict(h=h, X_df=x_df), scale)
             out = ml if out is None else out.join(ml, on=["unique_id", "ds"], how="left")
+        level = self._frame_models(frame, names)
+        if level is not None:
+            out = level if out is None else out.join(level, on=["unique_id", "ds"], how="left")
         assert out is not None
         present = [n for n in names if n in out.columns]
         return out.with_columns([pl.col(m).clip(lower_bound=0.0).fill_nan(None) for m in present])

@@ -15,6 +15,9 @@ The policy is periodic review, order-up-to (R, S), see ``docs/replenishment.md``
    for slow movers), summed in variance over ``P`` (days treated as independent), plus lead-time
    variability:
    ``sigma^2 = sum(sigma_d^2) + mean_d^2 * sigma_L^2``.
+   When the forecast carries an empirical ``protection_sd`` (the measured error of the forecast
+   sum over ``protection_sd_days``), ``sigma_P = protection_sd * sqrt(P / protection_sd_days)``
+   replaces the summed daily variances: ``sigma^2 = sigma_P^2 + mean_d^2 * sigma_L^2``.
 4. ``S = ceil(demand over P + z * sigma)`` with ``z`` from the target cycle service level; the
    safety stock reported is the whole units above the demand, ``S - ceil(demand over P)``.
 5. Order ``S - inventory position`` when positive, raised to the MOQ, rounded up to case packs,
@@ -70,9 +73,24 @@ class DemandForecast:
     daily_mean: tuple[float, ...]
     daily_p10: tuple[float, ...]
     daily_p90: tuple[float, ...]
+    # Optional empirical spread: the sd (root mean square) of the error of the forecast SUM over
+    # ``protection_sd_days`` days, measured on rolling-origin backtests of this series. Daily
+    # quantiles summed in variance assume independent days; real forecast errors run together
+    # (a missed trend is missed every day), so the measured error of the sum is the honest one.
+    # When set it replaces the quantile-derived demand variance (lead-time variability still adds).
+    protection_sd: float | None = None
+    # The interval it was measured over; None means "the policy's protection interval". For any
+    # other interval it is scaled by sqrt(P / protection_sd_days).
+    protection_sd_days: float | None = None
 
     def __post_init__(self) -> None:
         problems: dict[str, str] = {}
+        if self.protection_sd is not None and not (math.isfinite(self.protection_sd) and self.protection_sd >= 0):
+            problems["protection_sd"] = "must be zero or more"
+        if self.protection_sd_days is not None and not (
+            math.isfinite(self.protection_sd_days) and self.protection_sd_days > 0
+        ):
+            problems["protection_sd_days"] = "must be more than zero"
         n = len(self.daily_mean)
         if n == 0:
             problems["daily_mean"] = "empty forecast"
@@ -152,7 +170,9 @@ class Reason:
     """One step of the calculation: a stable code and the numbers it used.
 
     Codes, in the order they appear: ``forecast`` (days, units), ``forecast_extended`` (days,
-    per_day), ``lead_time_variability`` (sd_days, mean_daily, sigma), ``safety_stock`` (z,
+    per_day), ``protection_error`` (days, sigma_quantiles, sigma_empirical, measured_sd,
+    measured_days: only when the forecast carries an empirical ``protection_sd``),
+    ``lead_time_variability`` (sd_days, mean_daily, sigma), ``safety_stock`` (z,
     service_level, sigma, units), ``order_up_to`` (demand, safety_stock, units),
     ``inventory_position`` (on_hand, on_order, reserved, units), ``net_requirement`` (units),
     then for a positive requirement ``moq`` / ``case_pack`` (from, to, and the rule) and
@@ -289,6 +309,22 @@ def suggest(position: StockPosition, forecast: DemandForecast, params: PolicyPar
     demand, variance_demand, reasons = _over_interval(forecast, protection)
     reasons.insert(0, Reason("forecast", {"days": protection, "units": _round_num(demand)}))
 
+    if forecast.protection_sd is not None:
+        measured_over = forecast.protection_sd_days or protection
+        empirical = forecast.protection_sd * math.sqrt(protection / measured_over) if measured_over > 0 else 0.0
+        reasons.append(
+            Reason(
+                "protection_error",
+                {
+                    "days": protection,
+                    "sigma_quantiles": _round_num(math.sqrt(variance_demand)),
+                    "sigma_empirical": _round_num(empirical),
+                    "measured_sd": _round_num(forecast.protection_sd),
+                    "measured_days": measured_over,
+                },
+            )
+        )
+        variance_demand = empirical**2
     mean_daily = demand / protection if protection > 0 else 0.0
     variance = variance_demand + (mean_daily * params.lead_time_sd_days) ** 2
     sigma = math.sqrt(variance)

@@ -151,3 +151,42 @@ def summarize(outcomes: Iterable[Outcome]) -> Summary:
         inventory_days=inventory_days,
         orders=sum(o.orders for o in items),
     )
+
+
+def protection_sum_errors(
+    demand: Sequence[float], forecast_sums: Sequence[float | None], days: int
+) -> list[float | None]:
+    """Rolling-origin errors of the forecast SUM over the next ``days`` periods.
+
+    ``forecast_sums[t]`` is what the forecast in force at the end of period ``t`` expected for
+    periods ``t + 1 .. t + days`` (None when there was none); the error is the actual demand over
+    those periods minus it. Periods too close to the end to have ``days`` of actuals get None.
+    """
+    errors: list[float | None] = []
+    for t, expected in enumerate(forecast_sums):
+        window = demand[t + 1 : t + 1 + days]
+        if expected is None or len(window) < days:
+            errors.append(None)
+        else:
+            errors.append(float(sum(window)) - expected)
+    return errors
+
+
+def rolling_protection_sd(errors: Sequence[float | None], days: int, min_count: int = 1) -> list[float | None]:
+    """For each period ``tau``: the root mean square of every error already realised by its end.
+
+    ``errors[t]`` covers periods ``t + 1 .. t + days``, so it is known at the end of period
+    ``t + days``; the decision at ``tau`` may use ``errors[0 .. tau - days]`` (never a future
+    one). Root mean square, not the sd around the mean error: a biased forecast is exactly the
+    risk the safety stock must cover. None until ``min_count`` errors are known.
+    """
+    out: list[float | None] = []
+    squares = 0.0
+    count = 0
+    for tau in range(len(errors)):
+        known = errors[tau - days] if tau >= days else None
+        if known is not None:
+            squares += known * known
+            count += 1
+        out.append(math.sqrt(squares / count) if count >= min_count else None)
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -183,6 +184,59 @@ def test_lead_time_variability_adds_to_demand_variance() -> None:
     s = suggest(StockPosition(on_hand=0), forecast, PolicyParams(lead_time_sd_days=1.0))
     # then sigma = sqrt(226)
     assert s.sigma_protection == pytest.approx(math.sqrt(226))
+
+
+def test_an_empirical_protection_sd_replaces_the_summed_daily_quantiles() -> None:
+    # given 10 a day with a quantile sd of 2 a day (sigma 2 * sqrt(14) = 7.48 over L + R = 14 days)
+    # and a backtest that measured an error sd of 20 units for the 14-day forecast sum
+    quantiles = DemandForecast.flat(10.0, 20, 2.0)
+    measured = replace(quantiles, protection_sd=20.0, protection_sd_days=14)
+    # when
+    before = suggest(StockPosition(on_hand=0), quantiles, PolicyParams())
+    after = suggest(StockPosition(on_hand=0), measured, PolicyParams())
+    # then sigma = 20 and S = ceil(140 + 1.64485 * 20) = ceil(172.90) = 173, safety stock 33
+    assert before.sigma_protection == pytest.approx(2 * math.sqrt(14))
+    assert before.reason("protection_error") is None
+    assert after.sigma_protection == pytest.approx(20.0)
+    assert (after.order_up_to, after.safety_stock) == (173, 33)
+    assert numbers(after, "protection_error") == {
+        "days": 14,
+        "sigma_quantiles": 7.483,
+        "sigma_empirical": 20.0,
+        "measured_sd": 20.0,
+        "measured_days": 14,
+    }
+
+
+def test_an_empirical_protection_sd_scales_with_the_root_of_the_interval() -> None:
+    # given an error sd of 10 measured over 7-day sums, used for P = 14 days: 10 * sqrt(14 / 7) = 14.142
+    forecast = replace(DemandForecast.flat(10.0, 20), protection_sd=10.0, protection_sd_days=7)
+    # when
+    s = suggest(StockPosition(on_hand=0), forecast, PolicyParams())
+    # then S = ceil(140 + 1.64485 * 14.142) = ceil(163.26) = 164
+    assert s.sigma_protection == pytest.approx(10 * math.sqrt(2))
+    assert s.order_up_to == 164
+    # and without protection_sd_days the sd is taken as measured over the policy's own interval
+    same = suggest(StockPosition(on_hand=0), replace(forecast, protection_sd_days=None), PolicyParams())
+    assert same.sigma_protection == pytest.approx(10.0)
+
+
+def test_lead_time_variability_adds_to_an_empirical_protection_sd() -> None:
+    # given a measured 14-day error sd of 20 and a lead-time sd of 1 day at 10 a day:
+    # sigma^2 = 20^2 + (10 * 1)^2 = 500, sigma = 22.36, S = ceil(140 + 1.64485 * 22.36) = ceil(176.78) = 177
+    forecast = replace(DemandForecast.flat(10.0, 20), protection_sd=20.0)
+    # when
+    s = suggest(StockPosition(on_hand=0), forecast, PolicyParams(lead_time_sd_days=1.0))
+    # then
+    assert s.sigma_protection == pytest.approx(math.sqrt(500))
+    assert s.order_up_to == 177
+    assert numbers(s, "lead_time_variability")["sigma_demand"] == 20.0
+
+
+def test_a_negative_protection_sd_is_refused() -> None:
+    with pytest.raises(InvalidPolicyInput) as caught:
+        DemandForecast((1.0,), (0.0,), (2.0,), protection_sd=-1.0, protection_sd_days=0)
+    assert set(caught.value.fields) == {"protection_sd", "protection_sd_days"}
 
 
 def test_higher_service_level_gives_a_higher_order_up_to_level() -> None:

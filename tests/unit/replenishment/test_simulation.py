@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from zhongtai.replenishment.policy import DemandForecast, PolicyParams, StockPosition, suggest
-from zhongtai.replenishment.simulation import Decide, Outcome, lead_time_sampler, simulate, summarize
+from zhongtai.replenishment.simulation import (
+    Decide,
+    Outcome,
+    lead_time_sampler,
+    protection_sum_errors,
+    rolling_protection_sd,
+    simulate,
+    summarize,
+)
 
 
 def up_to(level: int) -> Decide:
@@ -99,3 +109,25 @@ def test_lead_time_draws_are_seeded_and_never_negative() -> None:
     assert min(draws) == 0
     assert max(draws) > 4
     assert {lead_time_sampler(7.0, 0.0, 1)() for _ in range(3)} == {7}
+
+
+def test_protection_errors_compare_the_forecast_sum_with_actual_demand() -> None:
+    # given demand 1..6 and forecasts of the next 2 periods' sum at each period's end
+    demand = [1, 2, 3, 4, 5, 6]
+    sums: list[float | None] = [4.0, None, 10.0, 8.0, 11.0, 11.0]
+    # when
+    errors = protection_sum_errors(demand, sums, days=2)
+    # then t0: 2 + 3 - 4 = 1; t1 no forecast; t2: 4 + 5 - 10 = -1; t3: 5 + 6 - 8 = 3; t4, t5 lack actuals
+    assert errors == [1.0, None, -1.0, 3.0, None, None]
+
+
+def test_the_protection_sd_uses_only_errors_already_realised() -> None:
+    # given the errors above (error t is known at the end of period t + 2)
+    errors: list[float | None] = [1.0, None, -1.0, 3.0, None, None]
+    # when
+    sd = rolling_protection_sd(errors, days=2, min_count=2)
+    # then tau 2 knows e0 only (1 error < min 2); tau 4 knows e0, e2: sqrt((1 + 1) / 2) = 1;
+    # tau 5 adds e3: sqrt((1 + 1 + 9) / 3)
+    assert sd[:4] == [None, None, None, None]
+    assert sd[4] == pytest.approx(1.0)
+    assert sd[5] == pytest.approx(math.sqrt(11 / 3))
