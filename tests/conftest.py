@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +89,38 @@ def pg_server(pg_db: Database, request: pytest.FixtureRequest) -> Iterator[str]:
     env = {"ZHONGTAI_ENV": "test", "ZHONGTAI_DB_POOL_SIZE": str(pool)}
     with serve_in_subprocess(pg_db.url, workers=2, env=env) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One local Spark session per test process, shared by every Spark test: a JVM holds one
+    active session, so a second builder would silently get the first one's configuration. It has
+    Splink's similarity UDF jar (shipped in the splink package) and runs Python workers on this
+    interpreter. Tests needing it skip when no Java runtime is installed."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime (java not on PATH, no JAVA_HOME)")
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    previous = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    work = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("zhongtai-tests")
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.local.dir", str(work))
+        .getOrCreate()
+    )
+    session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
+    yield session
+    session.stop()
+    if previous is None:
+        os.environ.pop("PYSPARK_PYTHON", None)
+    else:
+        os.environ["PYSPARK_PYTHON"] = previous
 
 
 @pytest.fixture(params=BACKENDS)

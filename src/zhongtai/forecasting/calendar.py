@@ -398,9 +398,9 @@ def measure_events(session: Session, actor: Principal, today: date, *, recompute
         measured[event.code] = event.measured_uplift_bp
     if measured:
         session.flush()
-        record(
-            session, actor, "forecast.event.measure", "forecast_event", ",".join(sorted(measured))[:200], after=measured
-        )
+        # one entry per event: the audit log names one entity per row
+        for code in sorted(measured):
+            record(session, actor, "forecast.event.measure", "forecast_event", code, after={"uplift": measured[code]})
     return sorted(measured)
 
 

@@ -88,11 +88,30 @@ class ForecastConfig:
     smooth_rank: int = 10
 
 
+RESIDUAL_SCHEMA = pl.Schema(
+    {
+        "unique_id": pl.String(),
+        "cutoff": pl.Datetime("ns"),
+        "ds": pl.Datetime("ns"),
+        "y": pl.Float64(),
+        "yhat": pl.Float64(),
+    }
+)
+
+
+def _no_residuals() -> pl.DataFrame:
+    return pl.DataFrame(schema=RESIDUAL_SCHEMA)
+
+
 @dataclass(frozen=True)
 class ForecastResult:
     forecasts: pl.DataFrame  # unique_id, ds, yhat, yhat_p10, yhat_p50, yhat_p90
     chosen: pl.DataFrame  # unique_id, model ("ensemble", a model name, "zero", "short"), error
     backtest: pl.DataFrame  # model, wape, mae over the backtest windows
+    # unique_id, cutoff, ds, y, yhat: the combined forecast against the actuals in every backtest
+    # window (regular series only; zero and short series are not backtested). Callers measure
+    # errors the daily quantiles do not show from it, e.g. of multi-day sums (sum_errors).
+    residuals: pl.DataFrame = field(default_factory=_no_residuals)
 
 
 def default_season_length(freq: str) -> int:
@@ -237,8 +256,44 @@ def forecast(
     backtest = _backtest_summary(cv, models, residuals)
     report("combine", total, total)
     forecasts = to_output_dates(forecasts, history.schema["ds"])
+    exposed = residuals.select(list(RESIDUAL_SCHEMA)).cast(RESIDUAL_SCHEMA) if "cutoff" in residuals.columns else None
     return ForecastResult(
-        forecasts=forecasts.sort("unique_id", "ds"), chosen=chosen.sort("unique_id"), backtest=backtest
+        forecasts=forecasts.sort("unique_id", "ds"),
+        chosen=chosen.sort("unique_id"),
+        backtest=backtest,
+        residuals=to_output_dates(
+            exposed if exposed is not None else _no_residuals(), history.schema["ds"], columns=("cutoff", "ds")
+        ).sort("unique_id", "cutoff", "ds"),
+    )
+
+
+def sum_errors(residuals: pl.DataFrame, block_days: int) -> pl.DataFrame:
+    """unique_id, sum_rmse, blocks: the root mean square error of forecast SUMS over
+    ``block_days`` consecutive periods, from the backtest residuals.
+
+    Each backtest window (one cutoff) is cut into non-overlapping blocks of ``block_days`` periods
+    from its first forecast period; a partial block at the end is dropped. Root mean square, not
+    the sd around the mean error: a biased forecast is exactly the risk a safety stock covers.
+    Daily errors run together (a missed level is missed every day), so this is what the daily
+    quantiles, summed as if days were independent, understate.
+    """
+    schema = {"unique_id": pl.String, "sum_rmse": pl.Float64, "blocks": pl.Int64}
+    if block_days < 1:
+        raise ForecastInputError([f"block_days must be >= 1, got {block_days}"])
+    if not residuals.height:
+        return pl.DataFrame(schema=schema)
+    blocks = (
+        residuals.sort("unique_id", "cutoff", "ds")
+        .with_columns((pl.int_range(pl.len()).over("unique_id", "cutoff") // block_days).alias("block"))
+        .group_by("unique_id", "cutoff", "block")
+        .agg((pl.col("y") - pl.col("yhat")).sum().alias("error"), pl.len().alias("n"))
+        .filter(pl.col("n") == block_days)
+    )
+    return (
+        blocks.group_by("unique_id")
+        .agg((pl.col("error") ** 2).mean().sqrt().alias("sum_rmse"), pl.len().cast(pl.Int64).alias("blocks"))
+        .select(pl.col("unique_id").cast(pl.String), "sum_rmse", "blocks")
+        .sort("unique_id")
     )
 
 
@@ -870,15 +925,15 @@ def _backtest_summary(cv: pl.DataFrame, models: list[str], residuals: pl.DataFra
     return pl.DataFrame([{**r, "n": n_rows} for r in rows], schema=schema)
 
 
-def to_output_dates(forecasts: pl.DataFrame, like: pl.DataType) -> pl.DataFrame:
+def to_output_dates(forecasts: pl.DataFrame, like: pl.DataType, *, columns: Sequence[str] = ("ds",)) -> pl.DataFrame:
     """Cast the engine's naive ns timestamps back to the caller's date/datetime type."""
     if like == pl.Date:
-        return forecasts.with_columns(pl.col("ds").dt.date())
+        return forecasts.with_columns([pl.col(c).dt.date() for c in columns])
     if isinstance(like, pl.Datetime):
-        cast = pl.col("ds").cast(pl.Datetime(like.time_unit))
+        casts = [pl.col(c).cast(pl.Datetime(like.time_unit)) for c in columns]
         if like.time_zone:
-            cast = cast.dt.replace_time_zone(like.time_zone)
-        return forecasts.with_columns(cast)
+            casts = [cast.dt.replace_time_zone(like.time_zone) for cast in casts]
+        return forecasts.with_columns(casts)
     return forecasts
 
 

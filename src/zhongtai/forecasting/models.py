@@ -2,7 +2,8 @@
 
 A ``ForecastRun`` is one forecast of every active SKU x location (the nightly job, a run started by
 hand, or ``service.record_forecast``); its ``ForecastValue`` rows hold one day each with the mean
-and the p10/p50/p90 quantiles. Only the last few runs keep their values (the job prunes older ones;
+and the p10/p50/p90 quantiles, its ``ForecastError`` rows the measured error of 7-day forecast sums
+per pair. Only the last few runs keep their values (the job prunes older ones;
 the run rows stay as history). ``ForecastEvent`` rows are the promotion and event calendar (618,
 Double 11, Spring Festival ...) that the forecast sees as features; ``ForecastAccuracy`` rows are
 the weekly WAPE and bias of forecasts made before each week, overall, per category and per location.
@@ -69,6 +70,26 @@ class ForecastValue(Base):
     p10: Mapped[float] = mapped_column(Float)
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
+
+
+class ForecastError(Base):
+    """The measured error of one pair's forecast SUM over ``block_days`` days, from the run's
+    rolling-origin backtest: the root mean square of (actual - forecast) over ``blocks``
+    non-overlapping blocks. Replenishment sizes safety stock from it (the daily quantiles, summed
+    as independent days, understate the error of a multi-day sum). Pruned with the run's values."""
+
+    __tablename__ = "forecast_errors"
+    __table_args__ = (
+        CheckConstraint("sum_rmse >= 0", name="sum_rmse_nonnegative"),
+        CheckConstraint("block_days >= 1 AND blocks >= 1", name="blocks_positive"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    block_days: Mapped[int] = mapped_column(Integer)
+    sum_rmse: Mapped[float] = mapped_column(Float)
+    blocks: Mapped[int] = mapped_column(Integer)
 
 
 class ForecastEvent(Base):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from zhongtai.forecasting.models import ForecastAccuracy, ForecastEvent, ForecastRun, ForecastValue
+from zhongtai.forecasting.models import ForecastAccuracy, ForecastError, ForecastEvent, ForecastRun, ForecastValue
 
 # Rows per INSERT: PostgreSQL takes 65535 bind parameters, a value row has 8.
 _INSERT_CHUNK = 5000
@@ -137,6 +137,57 @@ def pair_totals(
         stmt = stmt.where(ForecastValue.location_id.in_(sorted(location_ids)))
     rows = [(int(s), int(lo), float(v), float(a), float(b)) for s, lo, v, a, b in session.execute(stmt)]
     return rows, total
+
+
+def insert_errors(session: Session, run_id: int, rows: Iterable[tuple[int, int, int, float, int]]) -> int:
+    """(sku, location, block_days, sum_rmse, blocks) of one run, bulk inserted (a row has 6 binds)."""
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    for sku_id, location_id, block_days, sum_rmse, blocks in rows:
+        chunk.append(
+            {
+                "run_id": run_id,
+                "sku_id": sku_id,
+                "location_id": location_id,
+                "block_days": block_days,
+                "sum_rmse": sum_rmse,
+                "blocks": blocks,
+            }
+        )
+        if len(chunk) >= _INSERT_CHUNK:
+            session.execute(insert(ForecastError), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(ForecastError), chunk)
+        count += len(chunk)
+    return count
+
+
+def errors_of(
+    session: Session,
+    run_id: int,
+    *,
+    sku_ids: Collection[int] | None = None,
+    location_ids: Collection[int] | None = None,
+) -> dict[tuple[int, int], tuple[float, int]]:
+    """{(sku, location): (sum_rmse, block_days)} of one run; like ``values_between`` the two id
+    filters over-select for a sparse pair list."""
+    stmt = select(
+        ForecastError.sku_id, ForecastError.location_id, ForecastError.sum_rmse, ForecastError.block_days
+    ).where(ForecastError.run_id == run_id)
+    if sku_ids is not None:
+        stmt = stmt.where(ForecastError.sku_id.in_(sorted(sku_ids)))
+    if location_ids is not None:
+        stmt = stmt.where(ForecastError.location_id.in_(sorted(location_ids)))
+    return {(int(s), int(lo)): (float(e), int(d)) for s, lo, e, d in session.execute(stmt)}
+
+
+def delete_errors(session: Session, run_ids: Sequence[int]) -> int:
+    if not run_ids:
+        return 0
+    result = session.execute(delete(ForecastError).where(ForecastError.run_id.in_(sorted(run_ids))))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def runs_with_values(session: Session) -> list[int]:

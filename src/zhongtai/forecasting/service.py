@@ -1,6 +1,7 @@
 """Forecasts as the rest of Zhongtai sees them.
 
-Replenishment reads daily forecasts through ``demand_forecasts``; a forecast is stored through
+Replenishment reads daily forecasts (with the measured error of 7-day sums) through
+``demand_forecasts``; a forecast is stored through
 ``record_forecast`` (the nightly job, and tests of other contexts that need one in place). Both
 work on the latest *succeeded* run: a run that is still writing, or failed, is never read.
 """
@@ -46,6 +47,28 @@ class DailyForecast:
     mean: tuple[float, ...]
     p10: tuple[float, ...]
     p90: tuple[float, ...]
+    # The measured error (root mean square, units) of this pair's forecast SUM over
+    # ``sum_error_days`` days in the run's backtest; None when the run did not measure it (a series
+    # too short to backtest, a recorded plan). Replenishment sizes safety stock from it.
+    sum_error_sd: float | None = None
+    sum_error_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ForecastError:
+    """The measured error of one pair's forecast sums: root mean square of (actual - forecast)
+    over ``blocks`` backtest blocks of ``block_days`` days."""
+
+    sku_id: int
+    location_id: int
+    block_days: int
+    sum_rmse: float
+    blocks: int
+
+
+# Days per block of the measured sum error: a week, the usual review period (the policy scales it
+# to its protection interval by sqrt(P / 7)).
+SUM_ERROR_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -93,8 +116,17 @@ def demand_forecasts(
             mean_, low, high = series.setdefault(pair, ([0.0] * days, [0.0] * days, [0.0] * days))
             i = index[day]
             mean_[i], low[i], high[i] = yhat, p10, p90
+    errors: dict[tuple[int, int], tuple[float, int]] = {}
+    if run is not None and series:
+        errors = repo.errors_of(
+            session,
+            run.id,
+            sku_ids=None if wanted is None else {s for s, _ in wanted},
+            location_ids=None if wanted is None else {lo for _, lo in wanted},
+        )
+    no_error: tuple[float | None, int | None] = (None, None)
     return {
-        pair: DailyForecast(pair[0], pair[1], calendar, tuple(m), tuple(lo), tuple(hi))
+        pair: DailyForecast(pair[0], pair[1], calendar, tuple(m), tuple(lo), tuple(hi), *errors.get(pair, no_error))
         for pair, (m, lo, hi) in sorted(series.items())
     }
 
@@ -114,6 +146,24 @@ def _row_problems(rows: Sequence[ForecastRow]) -> list[FieldProblem]:
         key = (r.sku_id, r.location_id, r.day)
         if key in seen:
             problems.append(FieldProblem(where, "duplicate", f"SKU {r.sku_id} at {r.location_id} on {r.day} twice"))
+        seen.add(key)
+        if len(problems) >= _MAX_PROBLEMS:
+            break
+    return problems
+
+
+def _error_problems(errors: Sequence[ForecastError]) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    seen: set[tuple[int, int]] = set()
+    for i, e in enumerate(errors):
+        where = f"errors.{i}"
+        if not (math.isfinite(e.sum_rmse) and e.sum_rmse >= 0):
+            problems.append(FieldProblem(where, "invalid_error", "sum_rmse must be a finite number >= 0"))
+        if e.block_days < 1 or e.blocks < 1:
+            problems.append(FieldProblem(where, "invalid_blocks", "block_days and blocks must be at least 1"))
+        key = (e.sku_id, e.location_id)
+        if key in seen:
+            problems.append(FieldProblem(where, "duplicate", f"SKU {e.sku_id} at {e.location_id} twice"))
         seen.add(key)
         if len(problems) >= _MAX_PROBLEMS:
             break
@@ -155,9 +205,11 @@ def complete_run(
     models: dict[str, Any] | None = None,
     backtest: dict[str, Any] | None = None,
     timings: dict[str, Any] | None = None,
+    errors: Sequence[ForecastError] = (),
 ) -> ForecastRun:
-    """Stores the values of a running run and marks it succeeded (in the caller's transaction)."""
-    problems = _row_problems(rows)
+    """Stores the values (and the measured sum errors) of a running run and marks it succeeded
+    (in the caller's transaction)."""
+    problems = _row_problems(rows) + _error_problems(errors)
     if problems:
         raise ValidationFailed(f"{len(problems)} invalid forecast row(s)", errors=problems)
     run = repo.get_run(session, run_id)
@@ -166,6 +218,7 @@ def complete_run(
     stored = repo.insert_values(
         session, run.id, ((r.sku_id, r.location_id, r.day, r.yhat, r.p10, r.p50, r.p90) for r in rows)
     )
+    repo.insert_errors(session, run.id, ((e.sku_id, e.location_id, e.block_days, e.sum_rmse, e.blocks) for e in errors))
     run.status = "succeeded"
     run.values_count = stored
     run.series_count = series_count if series_count is not None else len({(r.sku_id, r.location_id) for r in rows})
@@ -182,7 +235,13 @@ def complete_run(
         "forecast.run.succeed",
         "forecast_run",
         run.id,
-        after={"series": run.series_count, "values": stored, "first_day": run.first_day, "models": run.models},
+        after={
+            "series": run.series_count,
+            "values": stored,
+            "errors": len(errors),
+            "first_day": run.first_day,
+            "models": run.models,
+        },
     )
     return run
 
@@ -198,24 +257,32 @@ def fail_run(session: Session, actor: Principal, run_id: int, error: str) -> Non
 
 
 def record_forecast(
-    session: Session, actor: Principal, rows: Sequence[ForecastRow], *, params: dict[str, Any] | None = None
+    session: Session,
+    actor: Principal,
+    rows: Sequence[ForecastRow],
+    *,
+    params: dict[str, Any] | None = None,
+    errors: Sequence[ForecastError] = (),
 ) -> int:
-    """Stores ``rows`` as a new succeeded run (which becomes the latest) and returns its id."""
-    problems = _row_problems(rows)
+    """Stores ``rows`` (and measured sum ``errors``, if any) as a new succeeded run (which becomes
+    the latest) and returns its id."""
+    problems = _row_problems(rows) + _error_problems(errors)
     if problems:
         raise ValidationFailed(f"{len(problems)} invalid forecast row(s)", errors=problems)
     run = start_run(session, actor, trigger="recorded", params=params)
-    return complete_run(session, actor, run.id, rows).id
+    return complete_run(session, actor, run.id, rows, errors=errors).id
 
 
 def prune_values(session: Session, actor: Principal, keep: int = KEEP_RUNS) -> list[int]:
-    """Drops the values of every run but the ``keep`` newest that have values; returns the pruned
-    run ids. The run rows stay (history, accuracy)."""
+    """Drops the values and measured errors of every run but the ``keep`` newest that have values;
+    returns the pruned run ids. The run rows stay (history, accuracy)."""
     with_values = repo.runs_with_values(session)
     old = with_values[keep:]
     if old:
         repo.delete_values(session, old)
-        record(session, actor, "forecast.run.prune", "forecast_run", ",".join(map(str, old)), after={"runs": old})
+        repo.delete_errors(session, old)
+        for run_id in old:
+            record(session, actor, "forecast.run.prune", "forecast_run", run_id, after={"values": "deleted"})
     return old
 
 
@@ -428,6 +495,20 @@ def _with_exog_empty(frame: pl.DataFrame) -> pl.DataFrame:
         pl.lit(0, pl.Int16).alias("days_to_event"),
         pl.lit(0.0).alias("event_uplift"),
     )
+
+
+def forecast_errors(
+    residuals: pl.DataFrame, pairs: pl.DataFrame, block_days: int = SUM_ERROR_DAYS
+) -> list[ForecastError]:
+    """The measured error of ``block_days``-day forecast sums per pair (``engine.sum_errors`` over
+    the engine's backtest residuals), for the pairs that were backtested."""
+    measured = engine.sum_errors(residuals, block_days).join(
+        pairs.select("unique_id", "sku_id", "location_id"), on="unique_id"
+    )
+    return [
+        ForecastError(int(s), int(lo), block_days, round(float(e), 3), int(n))
+        for s, lo, e, n in measured.select("sku_id", "location_id", "sum_rmse", "blocks").iter_rows()
+    ]
 
 
 def forecast_rows(forecasts: pl.DataFrame, pairs: pl.DataFrame) -> list[ForecastRow]:

@@ -2,7 +2,8 @@
 
 * ``forecasting.nightly`` (daily schedule, and the job of the same kind started from the console or
   ``POST /api/v1/forecasts/runs``): forecasts the next 28 days of every SKU x location that sold in
-  the last 90 days, reconciles along the location hierarchy, stores the run, scores the weeks that
+  the last 90 days, reconciles along the location hierarchy, stores the run with the measured error
+  of 7-day forecast sums per pair, scores the weeks that
   have closed since, and prunes the values of old runs.
 
 The heavy part (the engine) runs outside any transaction: the run row is committed first as
@@ -106,6 +107,7 @@ def run_forecast(
         series = frames.pairs.height
         report(10, _SCALE, f"forecast {series} series")
         rows: list[service.ForecastRow] = []
+        errors: list[service.ForecastError] = []
         models: dict[str, Any] = {}
         backtest: dict[str, Any] = {}
         reconciled = "none"
@@ -150,6 +152,11 @@ def run_forecast(
             forecasts, reconciled = _reconcile(frames, result.forecasts, options.reconcile, config)
             timings["reconcile_s"] = round(time.perf_counter() - stage, 2)
             rows = service.forecast_rows(forecasts, frames.pairs)
+            # The error of 7-day forecast sums measured on the backtest (of the base forecast;
+            # reconciliation moves the values a little, not the size of the error): replenishment's
+            # safety stock comes from it rather than from the daily quantiles summed as if the days
+            # were independent, which understate it (docs/replenishment.md).
+            errors = service.forecast_errors(result.residuals, frames.pairs)
         report(90, _SCALE, f"store {len(rows)} values")
         stage = time.perf_counter()
         with db.transaction() as session:
@@ -162,6 +169,7 @@ def run_forecast(
                 models=models,
                 backtest=backtest | {"reconcile": reconciled},
                 timings=timings,
+                errors=errors,
             )
         with db.transaction() as session:
             weeks = accuracy.compute_closed_weeks(session, actor, cutoff + timedelta(days=1), recompute=rescore)
@@ -180,6 +188,7 @@ def run_forecast(
         "run_id": run_id,
         "series": series,
         "values": len(rows),
+        "errors": len(errors),
         "first_day": frames.first_day.isoformat(),
         "reconcile": reconciled,
         "weeks_scored": [w.isoformat() for w in weeks],

@@ -450,18 +450,40 @@ def _pick_terms(options: Sequence[SupplierTerms]) -> SupplierTerms | None:
 
 
 def _sum_forecasts(parts: Sequence[forecasting_service.DailyForecast], days: int) -> DemandForecast:
-    """Daily means add; the daily sds add in variance (stores' demands treated as independent)."""
+    """Daily means add; the daily sds add in variance (stores' demands treated as independent).
+
+    The measured error of the forecast sum (``sum_error_sd`` over ``sum_error_days``) becomes the
+    policy's ``protection_sd``. For a DC, whose demand is its own forecast plus its stores', the
+    parts' measured sds combine as the root of the sum of their squares (errors of different
+    locations treated as independent, as the daily sds are), each first scaled to the days of the
+    first measured part by sqrt(days / its days). A part with a forecast but no measured error (a
+    series too short to backtest) adds the variance of its daily quantiles over those days, so it
+    is not counted as certain; a part without a forecast adds nothing. When no part is measured,
+    there is no ``protection_sd`` and the policy uses the quantiles alone.
+    """
     z = 1.2815515655446004
     mean = [0.0] * days
     var = [0.0] * days
+    daily_var: list[list[float]] = []
     for f in parts:
+        own = [(max(0.0, hi - lo) / (2 * z)) ** 2 for lo, hi in zip(f.p10, f.p90, strict=True)]
+        daily_var.append(own)
         for i in range(min(days, len(f.mean))):
             mean[i] += max(0.0, f.mean[i])
-            sd = max(0.0, f.p90[i] - f.p10[i]) / (2 * z)
-            var[i] += sd * sd
+            var[i] += own[i]
     p10 = tuple(max(0.0, m - z * math.sqrt(v)) for m, v in zip(mean, var, strict=True))
     p90 = tuple(m + z * math.sqrt(v) for m, v in zip(mean, var, strict=True))
-    return DemandForecast(tuple(mean), p10, p90)
+    measured_days = [d for f in parts if f.sum_error_sd is not None and (d := f.sum_error_days)]
+    if not measured_days:
+        return DemandForecast(tuple(mean), p10, p90)
+    over = measured_days[0]
+    square = 0.0
+    for f, own in zip(parts, daily_var, strict=True):
+        if f.sum_error_sd is not None and f.sum_error_days:
+            square += f.sum_error_sd**2 * over / f.sum_error_days
+        else:
+            square += sum(own[:over])
+    return DemandForecast(tuple(mean), p10, p90, protection_sd=math.sqrt(square), protection_sd_days=over)
 
 
 def _numbers(result: Any, position: StockPosition) -> dict[str, Any]:

@@ -56,13 +56,16 @@ def all_balances(session: Session, plan: DemoPlan) -> dict[tuple[str, str], tupl
 
 def todays_order_moves(session: Session, since: datetime) -> dict[tuple[str, str], int]:
     """(sku, location) -> on-hand change from today's live orders (sales and returns since
-    ``since``); the two years of history end before today, at the stock plan."""
+    ``since``) and the demo's sample purchase orders received today (receipts referencing a PO);
+    the two years of history end before today, at the stock plan."""
     out: dict[tuple[str, str], int] = {}
-    for kind in ("sale", "return"):
+    for kind in ("sale", "return", "receipt"):
         cursor = None
         while True:
             page = inventory_service.list_movements(session, ACTOR, type=kind, since=since, cursor=cursor, limit=200)
             for m in page.items:
+                if kind == "receipt" and not (m.reference_id or "").startswith("PO"):
+                    continue
                 key = (m.sku_code, m.location_code)
                 out[key] = out.get(key, 0) + m.on_hand_delta
             if page.next_cursor is None:

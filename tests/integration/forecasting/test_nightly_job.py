@@ -7,13 +7,15 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import SYSTEM, key_headers, make_key
 from tests.integration.forecasting.conftest import days_back, make_shop
 from zhongtai import jobs
 from zhongtai.db import Database
-from zhongtai.forecasting import accuracy, service, tasks
+from zhongtai.errors import ValidationFailed
+from zhongtai.forecasting import accuracy, repository, service, tasks
 
 LAST = date(2026, 11, 29)  # a Sunday: the history ends with a closed week
 FAST = {"models": ["seasonal_naive", "tsb"], "backtest_windows": 1, "horizon": 14, "reconcile": "none"}
@@ -165,3 +167,63 @@ def test_the_nightly_schedule_queues_one_forecast_per_business_day(db: Database)
     with db.transaction(write=False) as s:
         tomorrow = jobs.utcnow() + timedelta(days=1)
         assert service.nightly_due(s, now=tomorrow)
+
+
+def test_a_run_stores_the_measured_error_of_weekly_sums_and_demand_forecasts_returns_it(db: Database) -> None:
+    # given six weeks of sales: the phone's week repeats exactly, the case sells at random
+    ids = _history(db)
+    phone, case = (ids["sku:P1-BLK"], ids["S-SH-01"]), (ids["sku:CASE-1"], ids["S-SH-02"])
+    options = service.options_from_params(FAST)
+    # when the nightly forecast runs with one backtest window of 14 days
+    summary = tasks.run_forecast(
+        db, SYSTEM, service.RunOptions(**{**options.__dict__, "as_of": LAST}), trigger="manual"
+    )
+    # then an error of 7-day sums was stored per active pair, measured on two weekly blocks
+    assert summary["errors"] == 2
+    with db.transaction(write=False) as s:
+        stored = repository.errors_of(s, summary["run_id"])
+        got = service.demand_forecasts(s, [phone, case], LAST + timedelta(days=1), 14)
+    assert set(stored) == {phone, case}
+    assert all(days == 7 and sd >= 0 for sd, days in stored.values())
+    # the seasonal naive all but repeats the phone's week; the random case misses by whole units
+    assert stored[phone][0] < 0.5 < stored[case][0]
+    # and demand_forecasts hands the measured error to its callers
+    assert (got[phone].sum_error_sd, got[phone].sum_error_days) == (stored[phone][0], 7)
+    assert (got[case].sum_error_sd, got[case].sum_error_days) == (stored[case][0], 7)
+
+
+def test_recorded_errors_are_read_back_checked_and_pruned_with_the_values(db: Database) -> None:
+    # given a recorded forecast of two pairs, one of them with a measured sum error
+    ids = _history(db)
+    phone, case = (ids["sku:P1-BLK"], ids["S-SH-01"]), (ids["sku:CASE-1"], ids["S-SH-02"])
+    first = LAST + timedelta(days=1)
+    rows = [
+        service.ForecastRow(*pair, first + timedelta(days=d), 1.0, 0.5, 1.0, 1.5)
+        for pair in (phone, case)
+        for d in range(7)
+    ]
+    measured = service.ForecastError(*phone, block_days=7, sum_rmse=4.5, blocks=3)
+    with db.transaction() as s:
+        run_id = service.record_forecast(s, SYSTEM, rows, errors=[measured])
+    # when replenishment reads it
+    with db.transaction(write=False) as s:
+        got = service.demand_forecasts(s, [phone, case], first, 7)
+    # then the measured pair carries its error and the other none
+    assert (got[phone].sum_error_sd, got[phone].sum_error_days) == (4.5, 7)
+    assert (got[case].sum_error_sd, got[case].sum_error_days) == (None, None)
+    # and an invalid error is refused, naming it, with nothing written
+    bad = service.ForecastError(*case, block_days=0, sum_rmse=-1.0, blocks=1)
+    with pytest.raises(ValidationFailed) as refused, db.transaction() as s:
+        service.record_forecast(s, SYSTEM, rows, errors=[bad])
+    assert {(p.field, p.code) for p in refused.value.errors} == {
+        ("errors.0", "invalid_error"),
+        ("errors.0", "invalid_blocks"),
+    }
+    # and when newer runs push it out, its errors go with its values
+    with db.transaction() as s:
+        for _ in range(service.KEEP_RUNS):
+            service.record_forecast(s, SYSTEM, rows, errors=[measured])
+        pruned = service.prune_values(s, SYSTEM)
+    with db.transaction(write=False) as s:
+        assert pruned == [run_id]
+        assert repository.errors_of(s, run_id) == {}

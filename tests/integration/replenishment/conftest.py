@@ -37,16 +37,25 @@ def sku_id(db: Database, code: str) -> int:
 
 
 def record_flat_forecast(
-    db: Database, first_day: date, per_pair: dict[tuple[int, int], tuple[float, float, float]]
+    db: Database,
+    first_day: date,
+    per_pair: dict[tuple[int, int], tuple[float, float, float]],
+    *,
+    week_sum_errors: dict[tuple[int, int], float] | None = None,
 ) -> int:
-    """A forecast run with a constant (mean, p10, p90) per day for each pair, HORIZON days."""
+    """A forecast run with a constant (mean, p10, p90) per day for each pair, HORIZON days, and
+    optionally a measured error of 7-day forecast sums per pair."""
     rows = [
         forecasting.ForecastRow(sku, loc, first_day + timedelta(days=d), mean, p10, mean, p90)
         for (sku, loc), (mean, p10, p90) in per_pair.items()
         for d in range(HORIZON)
     ]
+    errors = [
+        forecasting.ForecastError(sku, loc, block_days=7, sum_rmse=sd, blocks=4)
+        for (sku, loc), sd in (week_sum_errors or {}).items()
+    ]
     with db.transaction() as s:
-        return forecasting.record_forecast(s, SYSTEM, rows)
+        return forecasting.record_forecast(s, SYSTEM, rows, errors=errors)
 
 
 @pytest.fixture

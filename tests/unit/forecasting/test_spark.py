@@ -1,12 +1,9 @@
-"""The same pipeline with backend="spark": statsforecast runs on a local Spark session (fugue)."""
+"""The same pipeline with backend="spark": statsforecast runs on a local Spark session (fugue;
+the ``spark`` fixture in tests/conftest.py, skipped without Java)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,30 +11,6 @@ import polars as pl
 import pytest
 
 from zhongtai.forecasting.engine import ForecastConfig, forecast
-
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime (java not on PATH)")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    # the Python workers must be this interpreter (with pandas, statsforecast), not the system one
-    previous = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("zhongtai-forecast-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-    if previous is None:
-        os.environ.pop("PYSPARK_PYTHON", None)
-    else:
-        os.environ["PYSPARK_PYTHON"] = previous
 
 
 def test_spark_backend_matches_the_local_one(spark: Any) -> None:

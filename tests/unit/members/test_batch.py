@@ -8,6 +8,7 @@ import random
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -254,27 +255,11 @@ def test_stitch_finds_people_across_channels_with_the_probabilistic_model() -> N
     assert "scoring candidate pairs" in steps
 
 
-@pytest.mark.skipif(not matching.java_available(), reason="Spark needs a Java runtime, and none is on this machine")
-def test_the_same_stitching_runs_on_spark(tmp_path: Path) -> None:
-    # given a local Spark session, as a cluster would hand one over
-    from pyspark.sql import SparkSession  # type: ignore[import-not-found, unused-ignore]
-    from splink.backends.spark import similarity_jar_location
-
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("zhongtai-oneid-test")
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.local.dir", str(tmp_path))
-        .getOrCreate()
-    )
+def test_the_same_stitching_runs_on_spark(spark: Any) -> None:
+    # given a local Spark session, as a cluster would hand one over (tests/conftest.py)
     records, truth = population(120, seed=5)
-    try:
-        # when the batch matcher stitches on Spark instead of DuckDB
-        result = batch.stitch(records, backend="spark", spark_session=spark)
-    finally:
-        spark.stop()
+    # when the batch matcher stitches on Spark instead of DuckDB
+    result = batch.stitch(records, backend="spark", spark_session=spark)
 
     # then it finds the same people, through the same model and thresholds
     precision, recall = pairwise(result.cluster_of, truth)

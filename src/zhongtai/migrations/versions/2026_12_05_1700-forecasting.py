@@ -1,4 +1,5 @@
-"""Forecasting: forecast runs and values per SKU x location and day, the event calendar, weekly accuracy.
+"""Forecasting: forecast runs and values per SKU x location and day, measured sum errors, the event calendar,
+weekly accuracy.
 
 Revision ID: a1f0c2e5d7b1
 Revises: 0639f5e1127e
@@ -136,8 +137,31 @@ def upgrade() -> None:
     )
     op.create_index("ix_forecast_values_pair", "forecast_values", ["sku_id", "location_id", "run_id"], unique=False)
 
+    op.create_table(
+        "forecast_errors",
+        sa.Column("run_id", _BIGINT_PK, nullable=False),
+        sa.Column("sku_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("block_days", sa.Integer(), nullable=False),
+        sa.Column("sum_rmse", sa.Float(), nullable=False),
+        sa.Column("blocks", sa.Integer(), nullable=False),
+        sa.CheckConstraint("sum_rmse >= 0", name=op.f("ck_forecast_errors_sum_rmse_nonnegative")),
+        sa.CheckConstraint("block_days >= 1 AND blocks >= 1", name=op.f("ck_forecast_errors_blocks_positive")),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_forecast_errors_location_id_locations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["forecast_runs.id"], name=op.f("fk_forecast_errors_run_id_forecast_runs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["sku_id"], ["skus.id"], name=op.f("fk_forecast_errors_sku_id_skus"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("run_id", "sku_id", "location_id", name=op.f("pk_forecast_errors")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("forecast_errors")
     op.drop_index("ix_forecast_values_pair", table_name="forecast_values")
     op.drop_table("forecast_values")
     op.drop_index("ix_forecast_accuracy_week", table_name="forecast_accuracy")

@@ -69,6 +69,19 @@ def reasoning(t: Translator, s: SuggestionOut) -> str:
             net=_num(s.order_up_to - s.inventory_position),
         )
     ]
+    measured = by.get("protection_error")
+    if measured is not None:
+        # the safety stock above came from the measured error of forecast sums, not the quantiles
+        parts.append(
+            t(
+                "repl.reason.protection_error",
+                sigma=_num(measured.get("sigma_empirical") or 0.0),
+                days=_num(measured.get("days") or s.protection_days),
+                measured_sd=_num(measured.get("measured_sd") or 0.0),
+                measured_days=_num(measured.get("measured_days") or 0),
+                sigma_quantiles=_num(measured.get("sigma_quantiles") or 0.0),
+            )
+        )
     for code in ("moq", "case_pack", "shelf_cap", "allocation"):
         step = by.get(code)
         if step is None:
