@@ -6,7 +6,8 @@ Runs ``forecasting.tasks.run_forecast`` (the nightly job's work: history from th
 features, the engine, reconciliation, storing, scoring, pruning) against a *copy* of the given
 SQLite file, so the original keeps its runs. Prints the figures and writes
 ``bench/results/forecast_nightly.json``: {"figures": {"seconds", "history_s", "forecast_s",
-"reconcile_s", "store_s", "series", "values", "backtest_wape_combined"}, "params": {...}}.
+"reconcile_s", "store_s", "series", "values", "backtest_wape_combined", "backtest_wape_<model>"...},
+"params": {...}}.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def main() -> None:
         seconds = time.perf_counter() - started
         with db.transaction(write=False) as session:
             run = service.get_run(session, summary["run_id"])
-            wape = run.backtest.get("by_model", {}).get("combined")
+            by_model = dict(run.backtest.get("by_model", {}))
+            wape = by_model.get("combined")
         db.dispose()
     figures = {
         "seconds": round(seconds, 1),
@@ -61,6 +63,8 @@ def main() -> None:
         "backtest_wape_combined": wape,
         "reconcile": summary["reconcile"],
     }
+    # WAPE per SKU x location x day on the backtest window, each model and their combination
+    figures |= {f"backtest_wape_{name}": value for name, value in by_model.items() if name != "combined"}
     result = {"figures": figures, "params": options.as_params()}
     print(json.dumps(result, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
