@@ -132,30 +132,27 @@ def _terms_out(t: SupplierTerms, sku: SkuRef | None, supplier: LocationOut | Non
         supplier_name=supplier.name if supplier else "",
         sku_code=sku.code if sku else str(t.sku_id),
         sku_name=sku.name if sku else "",
-        lead_time_days=t.lead_time_days,
-        lead_time_sd_days=t.lead_time_sd_days,
-        moq=t.moq,
-        case_pack=t.case_pack,
-        unit_cost_fen=t.unit_cost_fen,
-        currency=t.currency,
-        preferred=t.preferred,
-        auto_approve=t.auto_approve,
+        **_terms_snapshot(t),
         updated_at=t.updated_at,
         updated_by=t.updated_by,
     )
 
 
+# The terms' own settings: what the API shows and what the audit log records of a change.
+_TERMS_FIELDS = (
+    "lead_time_days",
+    "lead_time_sd_days",
+    "moq",
+    "case_pack",
+    "unit_cost_fen",
+    "currency",
+    "preferred",
+    "auto_approve",
+)
+
+
 def _terms_snapshot(t: SupplierTerms) -> dict[str, Any]:
-    return {
-        "lead_time_days": t.lead_time_days,
-        "lead_time_sd_days": t.lead_time_sd_days,
-        "moq": t.moq,
-        "case_pack": t.case_pack,
-        "unit_cost_fen": t.unit_cost_fen,
-        "currency": t.currency,
-        "preferred": t.preferred,
-        "auto_approve": t.auto_approve,
-    }
+    return {name: getattr(t, name) for name in _TERMS_FIELDS}
 
 
 def set_supplier_terms(session: Session, actor: Principal, data: SupplierTermsIn) -> SupplierTermsOut:
@@ -252,30 +249,27 @@ def _policy_out(p: ReplenishmentPolicy, sku: SkuRef | None, loc: LocationOut | N
         location_type=p.location_type,
         sku_code=sku.code if sku else None,
         location_code=loc.code if loc else None,
-        enabled=p.enabled,
-        review_period_days=p.review_period_days,
-        service_level=p.service_level,
-        shelf_capacity=p.shelf_capacity,
-        transfer_lead_time_days=p.transfer_lead_time_days,
-        transfer_lead_time_sd_days=p.transfer_lead_time_sd_days,
-        auto_approve_max_fen=p.auto_approve_max_fen,
-        auto_approve_max_change_pct=p.auto_approve_max_change_pct,
+        **_policy_snapshot(p),
         updated_at=p.updated_at,
         updated_by=p.updated_by,
     )
 
 
+# The policy's own settings: what the API shows and what the audit log records of a change.
+_POLICY_FIELDS = (
+    "enabled",
+    "review_period_days",
+    "service_level",
+    "shelf_capacity",
+    "transfer_lead_time_days",
+    "transfer_lead_time_sd_days",
+    "auto_approve_max_fen",
+    "auto_approve_max_change_pct",
+)
+
+
 def _policy_snapshot(p: ReplenishmentPolicy) -> dict[str, Any]:
-    return {
-        "enabled": p.enabled,
-        "review_period_days": p.review_period_days,
-        "service_level": p.service_level,
-        "shelf_capacity": p.shelf_capacity,
-        "transfer_lead_time_days": p.transfer_lead_time_days,
-        "transfer_lead_time_sd_days": p.transfer_lead_time_sd_days,
-        "auto_approve_max_fen": p.auto_approve_max_fen,
-        "auto_approve_max_change_pct": p.auto_approve_max_change_pct,
-    }
+    return {name: getattr(p, name) for name in _POLICY_FIELDS}
 
 
 def set_policy(session: Session, actor: Principal, data: PolicyIn) -> PolicyOut:
