@@ -51,33 +51,30 @@ def running_run(session: Session) -> ForecastRun | None:
     return session.scalar(select(ForecastRun).where(ForecastRun.status == "running").order_by(ForecastRun.id))
 
 
-def insert_values(
-    session: Session, run_id: int, rows: Iterable[tuple[int, int, date, float, float, float, float]]
-) -> int:
-    """Bulk insert (one executemany per chunk, never an ORM object per row)."""
+def _insert_chunked(session: Session, table: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Bulk insert: one executemany per chunk of ``_INSERT_CHUNK`` rows, never an ORM object per row."""
     count = 0
     chunk: list[dict[str, Any]] = []
-    for sku_id, location_id, day, yhat, p10, p50, p90 in rows:
-        chunk.append(
-            {
-                "run_id": run_id,
-                "sku_id": sku_id,
-                "location_id": location_id,
-                "day": day,
-                "yhat": yhat,
-                "p10": p10,
-                "p50": p50,
-                "p90": p90,
-            }
-        )
+    for row in rows:
+        chunk.append(row)
         if len(chunk) >= _INSERT_CHUNK:
-            session.execute(insert(ForecastValue), chunk)
+            session.execute(insert(table), chunk)
             count += len(chunk)
             chunk = []
     if chunk:
-        session.execute(insert(ForecastValue), chunk)
+        session.execute(insert(table), chunk)
         count += len(chunk)
     return count
+
+
+def insert_values(
+    session: Session, run_id: int, rows: Iterable[tuple[int, int, date, float, float, float, float]]
+) -> int:
+    """(sku, location, day, yhat, p10, p50, p90) of one run."""
+    names = ("sku_id", "location_id", "day", "yhat", "p10", "p50", "p90")
+    return _insert_chunked(
+        session, ForecastValue, ({"run_id": run_id, **dict(zip(names, r, strict=True))} for r in rows)
+    )
 
 
 def values_between(
@@ -140,28 +137,11 @@ def pair_totals(
 
 
 def insert_errors(session: Session, run_id: int, rows: Iterable[tuple[int, int, int, float, int]]) -> int:
-    """(sku, location, block_days, sum_rmse, blocks) of one run, bulk inserted (a row has 6 binds)."""
-    count = 0
-    chunk: list[dict[str, Any]] = []
-    for sku_id, location_id, block_days, sum_rmse, blocks in rows:
-        chunk.append(
-            {
-                "run_id": run_id,
-                "sku_id": sku_id,
-                "location_id": location_id,
-                "block_days": block_days,
-                "sum_rmse": sum_rmse,
-                "blocks": blocks,
-            }
-        )
-        if len(chunk) >= _INSERT_CHUNK:
-            session.execute(insert(ForecastError), chunk)
-            count += len(chunk)
-            chunk = []
-    if chunk:
-        session.execute(insert(ForecastError), chunk)
-        count += len(chunk)
-    return count
+    """(sku, location, block_days, sum_rmse, blocks) of one run."""
+    names = ("sku_id", "location_id", "block_days", "sum_rmse", "blocks")
+    return _insert_chunked(
+        session, ForecastError, ({"run_id": run_id, **dict(zip(names, r, strict=True))} for r in rows)
+    )
 
 
 def errors_of(
