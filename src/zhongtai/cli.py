@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from zhongtai.forecasting.cli import app as forecast_app
+from zhongtai.service.cli import app as service_app
 from zhongtai.settings import get_settings
 
 app = typer.Typer(help="Zhongtai 中台: retail middle platform", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(service_app, name="service")
 out = Console()
 
 
@@ -297,7 +299,8 @@ def main() -> None:
     from zhongtai.errors import DomainError
 
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a command's ``typer.Exit`` code instead of exiting.
+        code = app(standalone_mode=False)
     except DomainError as exc:
         out.print(f"[red]{exc.code}[/red]: {exc.detail or exc.title}")
         for problem in exc.errors:
@@ -315,6 +318,8 @@ def main() -> None:
         raise SystemExit(getattr(exc, "exit_code", 1)) from None
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,17 @@ def test_walmart_shaped_parquet_with_store_features(tmp_path: Path) -> None:
     assert written.height == 6 * 4
     assert set(written["Date"].dt.weekday()) == {5}
     assert written["Date"].min() == weeks[60]
+
+
+def test_the_shell_sees_the_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the real entry point (click returns typer.Exit's code outside standalone mode)
+    from zhongtai.cli import main
+
+    argv = ["zhongtai", "forecast", "file", str(tmp_path / "missing.csv"), "--id", "a", "--time", "b"]
+    argv += ["--target", "c", "--freq", "D", "--horizon", "3", "--out", str(tmp_path / "out.csv")]
+    monkeypatch.setattr("sys.argv", argv)
+    # when the input does not exist / then the exit code is not 0 and nothing is written
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert not (tmp_path / "out.csv").exists()
