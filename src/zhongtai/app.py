@@ -40,7 +40,8 @@ def register_tasks() -> None:
     import zhongtai.members.tasks
     import zhongtai.orders.tasks
     import zhongtai.platform_tasks
-    import zhongtai.replenishment.tasks  # noqa: F401
+    import zhongtai.replenishment.tasks
+    import zhongtai.service.tasks  # noqa: F401
 
 
 def problem_response(error: DomainError, request: Request) -> JSONResponse:
@@ -154,6 +155,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.members.api_points import router as member_points_router
     from zhongtai.orders.api import router as orders_router
     from zhongtai.replenishment.api import router as replenishment_router
+    from zhongtai.service.api_agent import router as service_agent_router
+    from zhongtai.service.api_chat import router as service_chat_router
+    from zhongtai.service.api_insight import router as service_insight_router
+    from zhongtai.service.api_kb import router as service_kb_router
 
     for router in (
         auth_router,
@@ -167,6 +172,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         member_engagement_router,
         forecasting_router,
         replenishment_router,
+        service_kb_router,
+        service_chat_router,
+        service_agent_router,
+        service_insight_router,
         jobs_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

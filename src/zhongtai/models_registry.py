@@ -13,4 +13,5 @@ def import_all_models() -> None:
     import zhongtai.members.models
     import zhongtai.orders.models
     import zhongtai.outbox
-    import zhongtai.replenishment.models  # noqa: F401
+    import zhongtai.replenishment.models
+    import zhongtai.service.models  # noqa: F401

@@ -13,6 +13,9 @@ class Role(StrEnum):
     CS_AGENT = "cs_agent"
     ANALYST = "analyst"
     INTEGRATOR = "integrator"
+    # The publishable key of the embeddable chat widget: it can only open and continue its own
+    # conversations (each carries a token of its own), nothing else.
+    CHAT_WIDGET = "chat_widget"
 
 
 class Perm(StrEnum):
@@ -49,6 +52,13 @@ class Perm(StrEnum):
     # receive purchase orders, allocation and rebalancing transfers).
     PLANNING_READ = "planning:read"
     PLANNING_WRITE = "planning:write"
+    # Customer service: chat (open a conversation and talk to the bot, as a channel's customer);
+    # agent (the hand-off queue: accept, reply, close); read (knowledge base, metrics); write (edit
+    # and publish the knowledge base, train from unanswered questions, channel settings).
+    SERVICE_CHAT = "service:chat"
+    SERVICE_AGENT = "service:agent"
+    SERVICE_READ = "service:read"
+    SERVICE_WRITE = "service:write"
     # Unmasked personal data (phone, e-mail, address). Members and orders check it.
     PII_READ = "pii:read"
 
@@ -76,6 +86,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.POINTS_WRITE,
             Perm.PLANNING_READ,
             Perm.PLANNING_WRITE,
+            Perm.SERVICE_READ,
+            Perm.SERVICE_WRITE,
+            Perm.SERVICE_AGENT,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -96,12 +109,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     # A guide enrols and serves the customer in front of them: the card is masked (no pii:read).
     Role.GUIDE: frozenset(_READ | {Perm.CONSOLE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}),
-    Role.CS_AGENT: frozenset(_READ | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE, Perm.MEMBERS_WRITE}),
-    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ, Perm.PLANNING_READ}),
+    Role.CS_AGENT: frozenset(
+        _READ
+        | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE, Perm.MEMBERS_WRITE, Perm.SERVICE_AGENT, Perm.SERVICE_READ}
+    ),
+    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ, Perm.PLANNING_READ, Perm.SERVICE_READ}),
     # Machines: read the catalog and stock, hold stock and push orders for their channel. No console.
     Role.INTEGRATOR: frozenset(
-        _READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE}
+        _READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE, Perm.SERVICE_CHAT}
     ),
+    Role.CHAT_WIDGET: frozenset({Perm.SERVICE_CHAT}),
 }
 
 # Roles whose every store-owned query is limited to the stores assigned to them.

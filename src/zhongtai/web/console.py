@@ -84,9 +84,25 @@ def mount(app: FastAPI) -> None:
         members,
         orders,
         replenishment,
+        service_agent,
+        service_kb,
         stock,
     )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, catalog, locations, stock, imports, orders, members, forecasting, replenishment, admin):
+    for module in (
+        auth,
+        home,
+        catalog,
+        locations,
+        stock,
+        imports,
+        orders,
+        members,
+        forecasting,
+        replenishment,
+        service_agent,
+        service_kb,
+        admin,
+    ):
         app.include_router(module.router)

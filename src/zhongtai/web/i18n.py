@@ -1,5 +1,9 @@
 """The console's translator: flat JSON catalogs, one per locale, zh-CN first.
 
+A locale's catalog is ``locales/<locale>.json`` plus any ``locales/<locale>.<part>.json`` (a
+context's own keys, e.g. ``zh-CN.service.json``); a key defined twice is an error, not a silent
+override.
+
 Keys are dotted (``nav.catalog``); values may hold ``{name}`` placeholders. Both catalogs carry
 the same keys (a test holds them to it), so a missing key is a bug that shows as the key itself
 rather than as a crash in front of a store manager.
@@ -21,6 +25,12 @@ LANG_COOKIE = "lang"
 @cache
 def catalog(locale: str) -> dict[str, str]:
     data: dict[str, str] = json.loads((LOCALES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    for part in sorted(LOCALES_DIR.glob(f"{locale}.*.json")):
+        extra: dict[str, str] = json.loads(part.read_text(encoding="utf-8"))
+        twice = sorted(data.keys() & extra.keys())
+        if twice:
+            raise ValueError(f"{part.name} redefines {', '.join(twice[:5])}")
+        data.update(extra)
     return data
 
 

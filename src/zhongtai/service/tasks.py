@@ -1,0 +1,3 @@
+"""Customer service's scheduled jobs."""
+
+from __future__ import annotations
