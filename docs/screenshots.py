@@ -457,6 +457,116 @@ def replenishment_tour(page: Page, base: str, out: Path) -> None:
     shoot(page, out, "43-replenishment-transfers")
 
 
+def service_console_tour(page: Page, base: str, out: Path) -> None:
+    """The knowledge base (its tree, and "try a question" as the JD store's bot), one sub-intent's
+    editor, the trainer's clusters and the service metrics in Chinese and English. Content needs
+    the demo's customer service (the published packs and six weeks of conversations)."""
+    page.goto(f"{base}/service/kb?try={quote('京东上买要运费吗')}&try_channel=jd")
+    shoot(page, out, "50-service-kb")
+    page.goto(f"{base}/service/kb/subintents/shipping.fee")
+    shoot(page, out, "51-service-kb-subintent")
+    page.goto(f"{base}/service/trainer")
+    shoot(page, out, "52-service-trainer")
+    page.goto(f"{base}/service/metrics")
+    shoot(page, out, "53-service-metrics")
+    page.goto(f"{base}/lang/en?next=/service/metrics")
+    shoot(page, out, "54-service-metrics-en")
+    page.goto(f"{base}/lang/zh-CN?next=/")
+
+
+def widget_order(url: str) -> tuple[str, str] | None:
+    """A shipped order with a tracking number and its buyer phone's last four digits: the widget's
+    anonymous customer proves the order is theirs with them, then sees its logistics timeline."""
+    from zhongtai.auth.principal import Principal
+    from zhongtai.db import Database
+    from zhongtai.models_registry import import_all_models
+    from zhongtai.orders import service as orders
+
+    import_all_models()
+    system = Principal.system("screenshots")
+    db = Database(url)
+    try:
+        with db.transaction(write=False) as s:
+            for status in ("shipped", "delivered"):
+                for summary in orders.list_orders(s, system, status=status, limit=30).items:
+                    order = orders.get_order(s, system, summary.number)
+                    if len(order.buyer.phone) >= 4 and any(f.tracking_no for f in order.fulfilments):
+                        return order.number, order.buyer.phone[-4:]
+    finally:
+        db.dispose()
+    return None
+
+
+def widget_ask(page: Page, text: str) -> None:
+    page.fill(".ztw-form textarea", text)
+    page.press(".ztw-form textarea", "Enter")
+    page.wait_for_selector(".ztw-typing", state="hidden", timeout=30_000)
+    page.wait_for_timeout(300)
+
+
+def shoot_viewport(page: Page, out: Path, name: str) -> None:
+    """What the window shows (the chat widget is fixed to the window's corner)."""
+    page.wait_for_load_state("networkidle")
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def widget_tour(page: Page, base: str, out: Path, order: tuple[str, str] | None) -> None:
+    """The sample shop page with the chat widget open: a product question (a product card), then
+    an order's logistics (the order card and its timeline, after the buyer phone's last four
+    digits). As the admin, whose console session the preview uses."""
+    page.goto(f"{base}/service/widget")
+    if not page.query_selector(".ztw-launcher"):
+        print("  (no widget on the preview page: no channel or no SKU on sale)")
+        return
+    page.click(".ztw-launcher")
+    page.wait_for_selector(".ztw-row", timeout=30_000)
+    name = (page.text_content("#product-name") or "").strip()
+    if name:
+        widget_ask(page, f"{name} 有什么卖点")
+    shoot_viewport(page, out, "48-service-widget")
+    if order:
+        widget_ask(page, f"{order[0]} 物流到哪了")
+        widget_ask(page, order[1])
+        shoot_viewport(page, out, "49-service-widget-order")
+
+
+def agent_desk_tour(page: Page, base: str, out: Path) -> None:
+    """The agent desk as the customer-service agent: a waiting conversation (a member's when there
+    is one), then accepted and answered with a suggestion (member card, recent orders and
+    suggestions beside it), and the same in English."""
+    page.goto(f"{base}/service/agent")
+    target = page.evaluate(
+        """async () => {
+            const resp = await fetch('/api/v1/service/agent/queue', {credentials: 'same-origin'});
+            const waiting = (await resp.json()).items.filter(i => i.status === 'queued');
+            const pick = waiting.find(i => i.member_id) || waiting[0];
+            return pick ? pick.public_id : null;
+        }"""
+    )
+    if not target:
+        shoot(page, out, "45-service-agent-queue")
+        print("  (nobody waiting in the service queue: no accepted conversation to show)")
+        return
+    page.goto(f"{base}/service/agent?c={target}")
+    shoot(page, out, "45-service-agent-queue")
+    with page.expect_navigation():
+        page.click("#btn-accept")
+    page.wait_for_selector("#reply-form")
+    if page.query_selector(".sugg"):
+        page.click(".sugg")
+    else:
+        page.fill("#reply-text", "您好，我是客服赵敏，马上为您处理。")
+    page.click("#btn-send")
+    page.wait_for_function("() => document.getElementById('reply-text').value === ''")
+    page.wait_for_timeout(500)
+    shoot(page, out, "46-service-agent-desk")
+    page.goto(f"{base}/lang/en?next={quote(f'/service/agent?c={target}', safe='')}")
+    shoot(page, out, "47-service-agent-desk-en")
+    page.goto(f"{base}/lang/zh-CN?next=/")
+
+
 def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     shoot(page, out, "01-home")
     page.goto(f"{base}/catalog")
@@ -532,6 +642,7 @@ def main() -> None:
     parser.add_argument("--admin", default="admin")
     parser.add_argument("--manager", default="manager_sh")
     parser.add_argument("--guide", default="guide_sh01")
+    parser.add_argument("--agent", default="cs", help="a cs_agent user (the agent desk)")
     parser.add_argument("--password", default=os.environ.get("ZHONGTAI_DEMO_PASSWORD", "demo1234"))
     parser.add_argument(
         "--seed-orders", action="store_true", help="also seed orders into a database URL (a copy is always seeded)"
@@ -569,6 +680,8 @@ def main() -> None:
                 orders_tour(page, base, args.out)
                 forecasting_tour(page, base, args.out)
                 replenishment_tour(page, base, args.out)
+                service_console_tour(page, base, args.out)
+                widget_tour(page, base, args.out, widget_order(url))
                 member = richest_member(url)
                 members_tour(page, base, args.out, member)
                 logout(page)
@@ -581,6 +694,12 @@ def main() -> None:
                     guide_tour(page, base, args.out, member)
                 else:
                     print(f"  (no guide {args.guide!r}: skipped their pages)")
+                if page.query_selector("form[action='/logout'] button"):
+                    logout(page)
+                if login(page, base, args.agent, args.password):
+                    agent_desk_tour(page, base, args.out)
+                else:
+                    print(f"  (no customer-service agent {args.agent!r}: skipped the agent desk)")
                 browser.close()
 
 

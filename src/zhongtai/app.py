@@ -159,6 +159,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.service.api_chat import router as service_chat_router
     from zhongtai.service.api_insight import router as service_insight_router
     from zhongtai.service.api_kb import router as service_kb_router
+    from zhongtai.service.api_trainer import router as service_trainer_router
+    from zhongtai.service.api_wecom import router as service_wecom_router
 
     for router in (
         auth_router,
@@ -175,7 +177,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         service_kb_router,
         service_chat_router,
         service_agent_router,
+        service_wecom_router,
         service_insight_router,
+        service_trainer_router,
         jobs_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -183,5 +187,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     # Outermost first: request id and metrics wrap everything, idempotency wraps the app.
     app.add_middleware(IdempotencyMiddleware, db=database, session_cookie=settings.session_cookie)
+    # The chat widget runs on retailers' pages: CORS for the conversation API only.
+    from zhongtai.service.widget import WidgetCorsMiddleware
+
+    app.add_middleware(WidgetCorsMiddleware, origins=settings.service_widget_origins)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

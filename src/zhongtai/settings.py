@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     demo_password: str = "demo1234"  # noqa: S105 - printed in the README; refused in production
+    # Origins (https://shop.example.com) whose pages may embed the chat widget and call the
+    # conversation API from the browser; empty: the widget works on Zhongtai's own pages only.
+    service_widget_origins: list[str] = Field(default_factory=list)
 
     @property
     def is_production(self) -> bool:

@@ -1337,3 +1337,113 @@ def cast_sku_changes(data: Mapping[str, Any]) -> SkuChanges:
 
 def cast_spu_changes(data: Mapping[str, Any]) -> SpuChanges:
     return cast(SpuChanges, dict(data))
+
+
+# ---------------------------------------------------------------- the search index (customer service)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchIndexRow:
+    """One SKU with everything a text matcher needs to recognise it in a customer's message."""
+
+    code: str
+    name: str
+    name_en: str
+    spu_code: str
+    spu_name: str
+    spu_name_en: str
+    brand_name: str
+    brand_name_en: str
+    category_name: str
+    category_name_en: str
+    model: str
+    lifecycle: str
+    sale_attributes: dict[str, Any]
+    barcodes: tuple[str, ...]
+
+
+def search_index_rows(session: Session) -> list[SearchIndexRow]:
+    """Every SKU (any lifecycle) with its SPU, brand, category, model parameter and barcodes, in id
+    order: two queries, whatever the catalog's size."""
+    rows = session.execute(
+        select(
+            Sku.id,
+            Sku.code,
+            Sku.name,
+            Sku.name_en,
+            Spu.code,
+            Spu.name,
+            Spu.name_en,
+            Brand.name,
+            Brand.name_en,
+            Category.name,
+            Category.name_en,
+            Spu.parameters,
+            Sku.lifecycle,
+            Sku.sale_attributes,
+        )
+        .join(Spu, Spu.id == Sku.spu_id)
+        .join(Category, Category.id == Spu.category_id)
+        .outerjoin(Brand, Brand.id == Spu.brand_id)
+        .order_by(Sku.id)
+    ).all()
+    barcodes = repo.barcodes_of(session, [r[0] for r in rows])
+    out: list[SearchIndexRow] = []
+    for (
+        sku_id,
+        code,
+        name,
+        name_en,
+        spu_code,
+        spu_name,
+        spu_name_en,
+        brand,
+        brand_en,
+        cat,
+        cat_en,
+        params,
+        life,
+        attrs,
+    ) in rows:
+        model = (params or {}).get("model")
+        out.append(
+            SearchIndexRow(
+                code=code,
+                name=name,
+                name_en=name_en or "",
+                spu_code=spu_code,
+                spu_name=spu_name,
+                spu_name_en=spu_name_en or "",
+                brand_name=brand or "",
+                brand_name_en=brand_en or "",
+                category_name=cat,
+                category_name_en=cat_en or "",
+                model=model if isinstance(model, str) else "",
+                lifecycle=life,
+                sale_attributes=dict(attrs or {}),
+                barcodes=tuple(barcodes.get(sku_id, ())),
+            )
+        )
+    return out
+
+
+def catalog_fingerprint(session: Session) -> tuple[object, ...]:
+    """Changes whenever a SKU, SPU, barcode, brand or attribute definition is added, changed or
+    removed (counts and newest update times), in one query: what a cache of
+    ``search_index_rows`` keys on."""
+    from sqlalchemy import func
+
+    from zhongtai.catalog.models import SkuBarcode
+
+    row = session.execute(
+        select(
+            select(func.count(Sku.id)).scalar_subquery(),
+            select(func.max(Sku.updated_at)).scalar_subquery(),
+            select(func.count(Spu.id)).scalar_subquery(),
+            select(func.max(Spu.updated_at)).scalar_subquery(),
+            select(func.count()).select_from(SkuBarcode).scalar_subquery(),
+            select(func.count(AttributeDef.id)).scalar_subquery(),
+            select(func.count(Brand.id)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)

@@ -37,7 +37,7 @@ from zhongtai.catalog import service as catalog_service
 from zhongtai.catalog.schemas import CategoryNode
 from zhongtai.channels import service as channel_service
 from zhongtai.db import Database, utcnow
-from zhongtai.demo import forecast_data, history_loader, live_orders, member_loader, replenishment_data
+from zhongtai.demo import forecast_data, history_loader, live_orders, member_loader, replenishment_data, service_loader
 from zhongtai.demo.catalog_data import CatalogPlan, Scale
 from zhongtai.demo.network_data import NetworkPlan
 from zhongtai.demo.order_history import OrderHistory, beijing_date, build_order_history
@@ -146,6 +146,7 @@ def load_demo(
                     loader.history_orders()
                     loader.members(stitching)
                     loader.live_orders()
+                    loader.service()
                     loader.counts["forecast_events"] = forecast_data.load_planning(session, ACTOR, day)
                     loader.counts |= replenishment_data.load_replenishment(session, ACTOR, plan)
         finally:
@@ -214,7 +215,8 @@ class _Loader:
             steps["orders"] = ("历史订单 order history", None)
             steps["members"] = ("会员与统一身份 members (OneID)", member_loader.STEPS)
             steps["live"] = ("今日订单 today's orders", sum(n for _, n in live_orders.scenario_counts(self.plan.scale)))
-            order = ("reference", "catalog", "safety", "generate", "stock", "orders", "members", "live")
+            steps["service"] = ("智能客服与对话 customer service, conversations", None)
+            order = ("reference", "catalog", "safety", "generate", "stock", "orders", "members", "live", "service")
             steps = {k: steps[k] for k in order}
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -506,6 +508,23 @@ class _Loader:
         for problem in result.failed[:5]:
             self.out.print(f"[yellow]demo: a live order was left out: {problem}[/yellow]")
 
+    def service(self) -> None:
+        """The knowledge base published, the channels' settings and six weeks of conversations
+        played through the bot (see ``service_loader``)."""
+        load = service_loader.load_service(
+            self.session,
+            ACTOR,
+            seed=self.plan.seed,
+            scale=self.plan.scale,
+            now=utcnow(),
+            advance=lambda n: self._advance("service", n),
+            total=lambda n: self._total("service", n),
+        )
+        for key, n in load.counts().items():
+            self._count(key, n)
+        for problem in load.failed[:5]:
+            self.out.print(f"[yellow]demo: a conversation was left out: {problem}[/yellow]")
+
     def safety_stock(self) -> None:
         """Before the receipts: setting a safety stock creates the balance row, so that the
         receipt that follows updates it in one statement instead of three."""
@@ -630,6 +649,14 @@ def print_summary(out: Console, summary: DemoSummary) -> None:
             f"{c.get('member_review_pairs', 0):,} pairs for review ({c.get('member_review_queued', 0):,} queued); "
             f"{c.get('member_orders_linked', 0):,} orders linked, {c.get('member_points_entries', 0):,} points "
             f"entries, {c.get('guides_created', 0)} guides created"
+        )
+    if c.get("service_conversations"):
+        out.print(
+            f"customer service: knowledge base v{c.get('service_kb_version', 0)} "
+            f"({c.get('service_subintents', 0)} sub-intents), {c['service_conversations']:,} conversations "
+            f"({c.get('service_messages', 0):,} messages): {c.get('service_self_resolved', 0):,} resolved by the bot, "
+            f"{c.get('service_agent_closed', 0):,} by agents, {c.get('service_abandoned', 0):,} abandoned, "
+            f"{c.get('service_queued', 0)} waiting in the queue, {c.get('service_rated', 0):,} rated"
         )
     table = Table(title="演示账号 demo users", show_lines=False)
     for column in ("username", "password", "role", "stores"):

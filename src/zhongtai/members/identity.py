@@ -748,6 +748,36 @@ def identifiers_of(session: Session, member_id: int) -> list[Identifier]:
     return repo.identifiers_of(session, member_id)
 
 
+@dataclass(frozen=True, slots=True)
+class MemberBrief:
+    """Who a member is, as customer service needs it (no personal data)."""
+
+    id: int
+    code: str
+    name: str
+    tier: str
+
+
+def member_brief(session: Session, member_id: int) -> MemberBrief | None:
+    """The active member with this id (a merged id: its survivor), or None."""
+    member = repo.get(session, member_id)
+    if member is None:
+        return None
+    member = repo.resolve(session, member)
+    if member.status != "active":
+        return None
+    return MemberBrief(id=member.id, code=member.code, name=member.name, tier=member.tier)
+
+
+def member_by_identifiers(session: Session, idents: Sequence[IdentifierIn]) -> MemberBrief | None:
+    """The active member these strong identifiers point at, or None when none is known or when they
+    point at different members. Read only: a lookup never creates a member or a node, and
+    quarantined (shared) identifiers are ignored."""
+    ids = {r.member_id for r in repo.identifiers_by_keys(session, idents).values() if r.status == "active"}
+    briefs = {b.id: b for b in (member_brief(session, i) for i in sorted(ids)) if b is not None}
+    return next(iter(briefs.values())) if len(briefs) == 1 else None
+
+
 def weak_frame_rows(session: Session) -> list[dict[str, Any]]:
     """Active members with weak attributes: the probabilistic matcher's input."""
     return [

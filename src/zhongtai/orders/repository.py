@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Select, Table, Text, bindparam, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
@@ -354,6 +354,39 @@ def member_order_rows(session: Session, member_ids: list[int], limit: int | None
 
 def member_order_row(session: Session, number: str) -> Any:
     return session.execute(select(*_member_order_columns()).where(Order.number == number)).first()
+
+
+def delivered_member_orders(session: Session, since: datetime, until: datetime, limit: int) -> list[Any]:
+    """(number, member_id, channel_code, delivered_at) of members' orders delivered in [since, until)."""
+    stmt = (
+        select(Order.number, Order.member_id, Order.channel_code, Order.delivered_at)
+        .where(
+            Order.member_id.is_not(None),
+            Order.delivered_at.is_not(None),
+            Order.delivered_at >= since,
+            Order.delivered_at < until,
+            Order.status.in_(("delivered", "completed")),
+        )
+        .order_by(Order.delivered_at, Order.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def units_by_serial(session: Session, serial: str) -> list[tuple[Order, Fulfilment, OrderLine]]:
+    """(order, fulfilment, line) of the fulfilment lines that picked ``serial``, newest first.
+    Portable: a LIKE on the JSON text narrows the rows (both backends render ``"SERIAL"``), then
+    the list itself is checked exactly."""
+    escaped = serial.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        select(FulfilmentLine, Fulfilment, Order, OrderLine)
+        .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+        .join(Order, Order.id == Fulfilment.order_id)
+        .join(OrderLine, OrderLine.id == FulfilmentLine.order_line_id)
+        .where(cast(FulfilmentLine.serials, Text).like(f'%"{escaped}"%', escape="\\"))
+        .order_by(Fulfilment.id.desc())
+    )
+    return [(o, f, ln) for fl, f, o, ln in session.execute(stmt) if serial in [str(x) for x in fl.serials]]
 
 
 def set_member_ids(session: Session, assignments: dict[str, int]) -> int:

@@ -18,6 +18,7 @@ Contract (see docs/orders.md):
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -2184,6 +2185,64 @@ def orders_of_members(session: Session, member_ids: Sequence[int], *, limit: int
 def order_buyer(session: Session, number: str) -> MemberOrder | None:
     row = repo.member_order_row(session, number)
     return MemberOrder(*row) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredOrder:
+    number: str
+    member_id: int
+    channel_code: str
+    delivered_at: datetime
+
+
+def delivered_member_orders(
+    session: Session, *, since: datetime, until: datetime, limit: int = 500
+) -> list[DeliveredOrder]:
+    """Members' orders delivered in [since, until), oldest first (customer service's care messages)."""
+    return [DeliveredOrder(*row) for row in repo.delivered_member_orders(session, since, until, limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class SerialUnit:
+    """Where a serial-tracked unit went: the order and line that shipped it (warranty lookups)."""
+
+    serial: str
+    order_number: str
+    member_id: int | None
+    channel_code: str
+    sku_code: str
+    sku_name: str
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+
+
+def unit_by_serial(session: Session, serial: str) -> SerialUnit | None:
+    """The most recent shipment of the unit with this serial (exact, case as stored), or None.
+    Units picked but not shipped are not sold yet: None."""
+    for order, fulfilment, line in repo.units_by_serial(session, serial.strip()):
+        if fulfilment.shipped_at is None:
+            continue
+        return SerialUnit(
+            serial=serial.strip(),
+            order_number=order.number,
+            member_id=order.member_id,
+            channel_code=order.channel_code,
+            sku_code=line.sku_code,
+            sku_name=line.name,
+            shipped_at=fulfilment.shipped_at,
+            delivered_at=fulfilment.delivered_at,
+        )
+    return None
+
+
+def buyer_phone_matches(session: Session, number: str, last4: str) -> bool:
+    """Whether the order's buyer (or ship-to) phone ends with these four digits: how an anonymous
+    customer proves an order is theirs before the bot says anything about it."""
+    order = repo.order_by_number(session, number)
+    if order is None or len(last4) != 4 or not last4.isdigit():
+        return False
+    phones = [re.sub(r"\D", "", p) for p in (order.buyer_phone, order.ship_phone) if p]
+    return any(p.endswith(last4) for p in phones)
 
 
 def assign_members(session: Session, assignments: dict[str, int]) -> int:

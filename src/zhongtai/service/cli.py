@@ -19,6 +19,8 @@ nlu_app = typer.Typer(help="Intent understanding", no_args_is_help=True)
 match_app = typer.Typer(help="Question-pair matching (FAQ)", no_args_is_help=True)
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(match_app, name="match")
+kb_app = typer.Typer(help="Knowledge base (知识库): packs, import/export, publish", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 _READERS = {".csv", ".parquet", ".pq"}
@@ -153,3 +155,145 @@ def match_evaluate(
     _out.print(f"F1 {f1:.4f}, precision {precision:.4f}, recall {recall:.4f}, accuracy {accuracy:.4f}")
     figures = {"f1": f1, "precision": precision, "recall": recall, "accuracy": accuracy}
     print(json.dumps({k: round(float(v), 6) for k, v in figures.items()} | {"fit_seconds": round(fit_seconds, 2)}))
+
+
+# ---------------------------------------------------------------- `zhongtai service kb ...`
+
+
+def _kb_format(path: Path, option: str, problems: list[str]) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".csv":
+        return "csv"
+    problems.append(f"{option} {path}: unknown extension {suffix or '(none)'!r}, expected .yaml, .yml or .csv")
+    return ""
+
+
+def _domain_fail(exc: Exception) -> NoReturn:
+    from zhongtai.errors import DomainError
+
+    if isinstance(exc, DomainError) and exc.errors:
+        _fail([f"{e.field}: {e.message} ({e.code})" for e in exc.errors])
+    _fail([str(exc)])
+
+
+@kb_app.command("load-packs")
+def kb_load_packs(
+    pack: Annotated[list[str] | None, typer.Option("--pack", help="only this pack (repeat); default: all")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="publish a new version afterwards")] = False,
+) -> None:
+    """Load the general knowledge packs shipped with Zhongtai into the draft (existing sub-intents
+    are left as they are, so it can run again)."""
+    from zhongtai.auth.principal import Principal
+    from zhongtai.db import Database
+    from zhongtai.errors import DomainError
+    from zhongtai.service import kb
+    from zhongtai.settings import get_settings
+
+    db = Database.from_settings(get_settings())
+    actor = Principal.system("cli")
+    try:
+        with db.transaction() as session:
+            created = kb.load_packs(session, actor, pack)
+            result: dict[str, object] = {"created": created, "packs": pack or kb.pack_names()}
+            _out.print(f"packs loaded: {created} new sub-intent(s)")
+            if publish:
+                version = kb.publish(session, actor, note="load-packs")
+                _out.print(
+                    f"published version {version.version}: {version.subintents} sub-intents, "
+                    f"{version.examples} examples, trained in {version.train_seconds:.1f} s"
+                )
+                result["version"] = version.version
+                result["train_seconds"] = version.train_seconds
+    except DomainError as exc:
+        _domain_fail(exc)
+    finally:
+        db.dispose()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+@kb_app.command("import")
+def kb_import(
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml or .csv knowledge-base file")],
+    mode: Annotated[str, typer.Option("--mode", help="merge (keep what the file does not name) or replace")] = "merge",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report the counts, write nothing")] = False,
+) -> None:
+    """Import FILE into the draft, all or nothing; the last line is JSON with the counts."""
+    from zhongtai.auth.principal import Principal
+    from zhongtai.db import Database
+    from zhongtai.errors import DomainError
+    from zhongtai.service import kb
+    from zhongtai.settings import get_settings
+
+    problems: list[str] = []
+    fmt = _kb_format(file, "FILE", problems)
+    if mode not in ("merge", "replace"):
+        problems.append(f"--mode {mode}: expected merge or replace")
+    if not problems and not file.is_file():
+        problems.append(f"FILE {file}: no such file")
+    if problems:
+        _fail(problems)
+    db = Database.from_settings(get_settings())
+    try:
+        with db.transaction() as session:
+            result = kb.import_kb(session, Principal.system("cli"), file.read_bytes(), fmt, mode=mode, dry_run=dry_run)
+    except DomainError as exc:
+        _domain_fail(exc)
+    finally:
+        db.dispose()
+    verb = "would change" if dry_run else "imported"
+    _out.print(
+        f"{verb}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.deleted} deleted sub-intent(s)"
+    )
+    print(result.model_dump_json())
+
+
+@kb_app.command("export")
+def kb_export(file: Annotated[Path, typer.Argument(help="where to write: .yaml/.yml or .csv")]) -> None:
+    """Export the whole draft to FILE (it imports back to the same draft)."""
+    from zhongtai.db import Database
+    from zhongtai.service import kb
+    from zhongtai.settings import get_settings
+
+    problems: list[str] = []
+    fmt = _kb_format(file, "FILE", problems)
+    if problems:
+        _fail(problems)
+    db = Database.from_settings(get_settings())
+    try:
+        with db.transaction(write=False) as session:
+            data = kb.export_kb(session, fmt)
+    finally:
+        db.dispose()
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        _fail([f"FILE {file}: cannot write ({exc.strerror or exc})"])
+    _out.print(f"wrote {file} ({len(data):,} bytes)")
+    print(json.dumps({"file": str(file), "bytes": len(data)}))
+
+
+@kb_app.command("publish")
+def kb_publish(note: Annotated[str, typer.Option("--note", help="what changed")] = "") -> None:
+    """Publish the draft as a new version and retrain the intent model."""
+    from zhongtai.auth.principal import Principal
+    from zhongtai.db import Database
+    from zhongtai.errors import DomainError
+    from zhongtai.service import kb
+    from zhongtai.settings import get_settings
+
+    db = Database.from_settings(get_settings())
+    try:
+        with db.transaction() as session:
+            version = kb.publish(session, Principal.system("cli"), note=note)
+    except DomainError as exc:
+        _domain_fail(exc)
+    finally:
+        db.dispose()
+    _out.print(
+        f"published version {version.version}: {version.subintents} sub-intents, {version.examples} examples, "
+        f"trained in {version.train_seconds:.1f} s"
+    )
+    print(version.model_dump_json())

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from zhongtai.auth.permissions import Role
-from zhongtai.web.i18n import LOCALES_DIR, SUPPORTED_LOCALES, Translator, pick_locale
+from zhongtai.web.i18n import LOCALES_DIR, SUPPORTED_LOCALES, Translator, catalog, pick_locale
 from zhongtai.web.views.sku_stock import LOCATION_TYPES
 from zhongtai.web.views.stock import MOVEMENT_TYPES
 
@@ -16,7 +15,8 @@ STATIC_KEY = re.compile(r"""\bt\(\s*["']([a-z_][a-z0-9_.]*[a-z0-9_])["']""")
 
 
 def _catalogs() -> dict[str, dict[str, str]]:
-    return {loc: json.loads((LOCALES_DIR / f"{loc}.json").read_text(encoding="utf-8")) for loc in SUPPORTED_LOCALES}
+    # The merged catalogs: the base file plus every <locale>.<part>.json.
+    return {loc: catalog(loc) for loc in SUPPORTED_LOCALES}
 
 
 def test_both_catalogs_have_the_same_keys() -> None:

@@ -1,0 +1,579 @@
+"""The agents' side of customer service: the hand-off queue and the verbs of the agent desk.
+
+A conversation the bot hands off waits in the queue (status ``queued``), VIPs first (higher
+``priority``), then by the time it was queued. Its wait is measured against the channel's SLA
+(``ServiceSettings.sla_wait_s``). An agent *accepts* it with a conditional update (``queued`` →
+``agent`` only if it is still queued), so when two agents click at once exactly one gets it and
+the other a 409. From then on only the assigned agent replies, closes (which asks the customer for
+a rating), releases it back to the queue or transfers it to a colleague; a supervisor (an agent
+who may also change the knowledge base: ops, admin) may release or transfer anyone's.
+
+Agents are people: every verb takes the acting user, writes the audit log (the messages themselves
+are the conversation's history) and tells the customer what happened with a system message.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from zhongtai.auth import audit
+from zhongtai.auth import service as auth_service
+from zhongtai.auth.permissions import Perm, Role, permissions_for
+from zhongtai.auth.principal import Principal
+from zhongtai.catalog import service as catalog_service
+from zhongtai.channels import service as channels_service
+from zhongtai.db import utcnow
+from zhongtai.errors import Conflict, DomainError, InvalidTransition, NotFound, PermissionDenied, invalid, not_found
+from zhongtai.members import cards as member_cards
+from zhongtai.money import Money
+from zhongtai.service import conversations
+from zhongtai.service.models import Conversation, ConversationMessage
+from zhongtai.service.schemas_agent import (
+    AgentConversationOut,
+    AgentOut,
+    MemberBriefOut,
+    MessagesSinceOut,
+    QueueItemOut,
+    QueueOut,
+    RecentOrderOut,
+    SuggestionOut,
+)
+from zhongtai.service.schemas_chat import ConversationOut, MessageOut
+
+QUEUE_LIMIT = 200
+RECENT_ORDERS = 5
+SUGGESTIONS = 3
+PRODUCT_SUGGESTIONS = 2
+MAX_TEXT = 2000
+PREVIEW = 80
+DEFAULT_SLA_S = 60
+STATUSES = ("bot", "queued", "agent", "closed")
+
+ACCEPTED = "service.conversation.accepted"
+CLOSED = "service.conversation.closed_by_agent"
+RELEASED = "service.conversation.released"
+TRANSFERRED = "service.conversation.transferred"
+
+
+# ================================================================ helpers
+
+
+def _sla_of(session: Session, channel_code: str, cache: dict[str, int]) -> int:
+    if channel_code not in cache:
+        from zhongtai.service import kb
+
+        cache[channel_code] = int(kb.settings_for(session, channel_code).sla_wait_s or DEFAULT_SLA_S)
+    return cache[channel_code]
+
+
+def _wait_s(conv: Conversation, now: datetime) -> int:
+    if conv.queued_at is None:
+        return 0
+    end = conv.accepted_at if conv.status == "agent" and conv.accepted_at is not None else now
+    return max(0, int((end - conv.queued_at).total_seconds()))
+
+
+def _is_vip(conv: Conversation) -> bool:
+    return conv.priority > 0 or conv.handoff_reason == "vip"
+
+
+def _person(actor: Principal) -> int:
+    """The acting user's id: conversations are taken by people, not by keys."""
+    if actor.kind != "user" or actor.id is None:
+        raise PermissionDenied(
+            "only a person logged in to the console takes conversations", extra={"reason": "person_only"}
+        )
+    return actor.id
+
+
+def _supervises(actor: Principal) -> bool:
+    return actor.can(Perm.SERVICE_WRITE)
+
+
+def _display_names(session: Session, user_ids: Sequence[int | None]) -> dict[int, str]:
+    users = auth_service.users_by_ids(session, [u for u in user_ids if u is not None])
+    return {uid: (u.display_name or u.username) for uid, u in users.items()}
+
+
+def _find(session: Session, public_id: str) -> Conversation:
+    conv = session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+    if conv is None:
+        raise not_found("conversation", public_id)
+    return conv
+
+
+def _system_message(session: Session, conv: Conversation, event: str, text: str, now: datetime, **data: Any) -> None:
+    conversations.add_message(session, conv, sender="system", text=text, payload={"event": event, **data}, now=now)
+
+
+def _state(conv: Conversation) -> dict[str, Any]:
+    return {
+        "status": conv.status,
+        "assigned_user_id": conv.assigned_user_id,
+        "accepted_at": conv.accepted_at,
+        "queued_at": conv.queued_at,
+    }
+
+
+def _own_or_supervised(actor: Principal, conv: Conversation, verb: str) -> None:
+    if conv.status != "agent":
+        raise InvalidTransition(
+            f"conversation {conv.public_id} is {conv.status}, not with an agent", extra={"status": conv.status}
+        )
+    if conv.assigned_user_id == actor.id and actor.kind == "user":
+        return
+    if verb in ("release", "transfer") and _supervises(actor):
+        return
+    raise PermissionDenied(
+        f"only the agent who accepted conversation {conv.public_id} may {verb} it", extra={"reason": "not_assignee"}
+    )
+
+
+# ================================================================ the queue
+
+
+def _last_customer_texts(session: Session, conversation_ids: Sequence[int]) -> dict[int, str]:
+    if not conversation_ids:
+        return {}
+    last = (
+        select(ConversationMessage.conversation_id, func.max(ConversationMessage.seq).label("seq"))
+        .where(ConversationMessage.conversation_id.in_(conversation_ids), ConversationMessage.sender == "customer")
+        .group_by(ConversationMessage.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ConversationMessage.conversation_id, ConversationMessage.text).join(
+            last,
+            (last.c.conversation_id == ConversationMessage.conversation_id) & (last.c.seq == ConversationMessage.seq),
+        )
+    )
+    return {cid: text for cid, text in rows}
+
+
+def _item(conv: Conversation, now: datetime, sla: int, names: dict[int, str], preview: str) -> QueueItemOut:
+    wait = _wait_s(conv, now)
+    return QueueItemOut(
+        public_id=conv.public_id,
+        channel_code=conv.channel_code,
+        status="agent" if conv.status == "agent" else "queued",
+        customer_name=conv.customer_name,
+        member_id=conv.member_id,
+        handoff_reason=conv.handoff_reason,
+        priority=conv.priority,
+        vip=_is_vip(conv),
+        queued_at=conv.queued_at,
+        accepted_at=conv.accepted_at,
+        wait_s=wait,
+        sla_wait_s=sla,
+        sla_breached=wait > sla,
+        assigned_user_id=conv.assigned_user_id,
+        assigned_to=names.get(conv.assigned_user_id, "") if conv.assigned_user_id is not None else "",
+        last_message=preview[:PREVIEW],
+        last_message_at=conv.last_message_at,
+        message_count=conv.message_count,
+    )
+
+
+def queue(session: Session, principal: Principal, *, now: datetime | None = None) -> list[QueueItemOut]:
+    """The conversations waiting for a person, VIPs first then the longest waiting, followed by the
+    ones agents are on (the caller's first). A constant number of queries."""
+    at = now or utcnow()
+    waiting = list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.status == "queued")
+            .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
+            .limit(QUEUE_LIMIT)
+        )
+    )
+    mine_first = (Conversation.assigned_user_id == (principal.id if principal.kind == "user" else -1)).desc()
+    taken = list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.status == "agent")
+            .order_by(mine_first, Conversation.accepted_at, Conversation.id)
+            .limit(QUEUE_LIMIT)
+        )
+    )
+    rows = waiting + taken
+    names = _display_names(session, [c.assigned_user_id for c in taken])
+    previews = _last_customer_texts(session, [c.id for c in rows])
+    slas: dict[str, int] = {}
+    return [_item(c, at, _sla_of(session, c.channel_code, slas), names, previews.get(c.id, "")) for c in rows]
+
+
+def queue_view(session: Session, principal: Principal, *, now: datetime | None = None) -> QueueOut:
+    """The queue with the number of conversations per status and how many waiting ones breach their SLA."""
+    items = queue(session, principal, now=now)
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in session.execute(select(Conversation.status, func.count()).group_by(Conversation.status)):
+        counts[status] = int(n)
+    breached = sum(1 for i in items if i.status == "queued" and i.sla_breached)
+    return QueueOut(items=items, counts=counts, breached=breached)
+
+
+def agents(session: Session) -> list[AgentOut]:
+    """Active people who may take conversations (transfer targets), with how many each has now."""
+    roles = [r.value for r in Role if Perm.SERVICE_AGENT in permissions_for(r) and r is not Role.INTEGRATOR]
+    active = dict(
+        session.execute(
+            select(Conversation.assigned_user_id, func.count())
+            .where(Conversation.status == "agent")
+            .group_by(Conversation.assigned_user_id)
+        ).all()
+    )
+    out: list[AgentOut] = []
+    cursor: str | None = None
+    while True:
+        page = auth_service.list_users(session, cursor=cursor, limit=500)
+        for user in page.items:
+            if user.is_active and user.role in roles:
+                out.append(
+                    AgentOut(
+                        id=user.id,
+                        username=user.username,
+                        display_name=user.display_name,
+                        role=user.role,
+                        active_conversations=int(active.get(user.id, 0)),
+                    )
+                )
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+
+
+# ================================================================ one conversation
+
+
+def _member_brief(
+    session: Session, principal: Principal, member_id: int
+) -> tuple[MemberBriefOut, list[RecentOrderOut]]:
+    card = member_cards.card(session, principal, member_id, orders_limit=RECENT_ORDERS)
+    phones = [i.value for i in card.identities if i.kind == "phone" and i.status == "active"]
+    brief = MemberBriefOut(
+        id=card.id,
+        code=card.code,
+        name=card.profile.name,
+        phone=phones[0] if phones else "",
+        tier=card.points.tier,
+        tier_name=card.points.tier_name,
+        tier_name_en=card.points.tier_name_en,
+        points_balance=card.points.balance,
+        orders_count=card.totals.orders_count,
+        spend_fen=card.totals.spend_fen,
+        segment=card.rfm.segment,
+        tags=[t.tag for t in card.tags],
+        masked=card.masked,
+    )
+    orders = [
+        RecentOrderOut(
+            number=o.number,
+            channel_code=o.channel_code,
+            status=o.status,
+            total_fen=o.total_fen,
+            currency=o.currency,
+            placed_at=o.placed_at,
+            lines=o.lines,
+        )
+        for o in card.orders[:RECENT_ORDERS]
+    ]
+    return brief, orders
+
+
+def conversation(
+    session: Session, principal: Principal, public_id: str, *, now: datetime | None = None
+) -> AgentConversationOut:
+    """A conversation as the agent desk shows it: every message, the member's card summary (masked
+    without ``pii:read``; an unmasked view is audited by the member center) and recent orders."""
+    at = now or utcnow()
+    conv = _find(session, public_id)
+    member: MemberBriefOut | None = None
+    orders: list[RecentOrderOut] = []
+    if conv.member_id is not None:
+        try:
+            member, orders = _member_brief(session, principal, conv.member_id)
+        except NotFound:
+            member = None
+    names = _display_names(session, [conv.assigned_user_id])
+    sla = _sla_of(session, conv.channel_code, {})
+    wait = _wait_s(conv, at)
+    return AgentConversationOut(
+        conversation=conversations.conversation_out(session, conv),
+        scene=conv.scene,
+        priority=conv.priority,
+        vip=_is_vip(conv),
+        assigned_user_id=conv.assigned_user_id,
+        assigned_to=names.get(conv.assigned_user_id, "") if conv.assigned_user_id is not None else "",
+        accepted_at=conv.accepted_at,
+        mine=principal.kind == "user" and conv.assigned_user_id == principal.id,
+        wait_s=wait,
+        sla_wait_s=sla,
+        sla_breached=conv.status in ("queued", "agent") and wait > sla,
+        member=member,
+        orders=orders,
+    )
+
+
+def messages_since(session: Session, principal: Principal, public_id: str, *, after_seq: int = 0) -> MessagesSinceOut:
+    """What the desk polls: the conversation's status and its messages after ``after_seq``."""
+    conv = _find(session, public_id)
+    names = _display_names(session, [conv.assigned_user_id])
+    return MessagesSinceOut(
+        public_id=conv.public_id,
+        status=conv.status,
+        assigned_user_id=conv.assigned_user_id,
+        assigned_to=names.get(conv.assigned_user_id, "") if conv.assigned_user_id is not None else "",
+        messages=[conversations.message_out(m) for m in conversations.messages_of(session, conv, after_seq=after_seq)],
+    )
+
+
+# ================================================================ verbs
+
+
+def accept(session: Session, actor: Principal, public_id: str, *, now: datetime | None = None) -> ConversationOut:
+    """Takes a waiting conversation. A conditional update: of two agents accepting at once, one
+    wins and the other gets a 409 naming who has it."""
+    at = now or utcnow()
+    conv = _find(session, public_id)
+    user_id = _person(actor)
+    claimed = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conv.id, Conversation.status == "queued")
+        .values(status="agent", assigned_user_id=user_id, accepted_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        current = conversations.locked_conversation(session, public_id)
+        holder = _display_names(session, [current.assigned_user_id]).get(current.assigned_user_id or 0, "")
+        raise Conflict(
+            f"conversation {public_id} is {current.status}" + (f" (with {holder})" if holder else ""),
+            extra={"status": current.status, "assigned_to": holder},
+        )
+    locked = conversations.locked_conversation(session, public_id)
+    name = _display_names(session, [user_id]).get(user_id, actor.name)
+    _system_message(session, locked, "accepted", f"人工客服「{name}」已接入，正在为您服务。", at, agent=name)
+    audit.record(
+        session,
+        actor,
+        ACCEPTED,
+        "conversation",
+        public_id,
+        before={"status": "queued", "queued_at": conv.queued_at},
+        after={"status": "agent", "assigned_user_id": user_id, "accepted_at": at},
+    )
+    session.flush()
+    return conversations.conversation_out(session, locked)
+
+
+def agent_message(
+    session: Session, actor: Principal, public_id: str, text: str, *, now: datetime | None = None
+) -> MessageOut:
+    """The assigned agent's reply, stored as sender ``agent`` with the agent's user id."""
+    at = now or utcnow()
+    conv = conversations.locked_conversation(session, public_id)
+    _own_or_supervised(actor, conv, "reply to")
+    clean = (text or "").strip()
+    if not clean:
+        raise invalid(("body.text", "empty", "the message is empty"))
+    if len(clean) > MAX_TEXT:
+        raise invalid(("body.text", "too_long", f"at most {MAX_TEXT} characters"))
+    name = _display_names(session, [actor.id]).get(actor.id or 0, actor.name)
+    msg = conversations.add_message(
+        session, conv, sender="agent", text=clean, payload={"agent": name}, now=at, agent_user_id=actor.id
+    )
+    session.flush()
+    return conversations.message_out(msg)
+
+
+def close_by_agent(
+    session: Session, actor: Principal, public_id: str, *, now: datetime | None = None
+) -> ConversationOut:
+    """Ends the conversation as resolved by an agent; the customer is asked for a 1-5 rating (the
+    survey message carries ``payload.survey``; the answer goes through ``conversations.rate``)."""
+    at = now or utcnow()
+    conv = conversations.locked_conversation(session, public_id)
+    _own_or_supervised(actor, conv, "close")
+    before = _state(conv)
+    conversations.close_conversation(session, actor, conv, "agent", now=at)
+    audit.record(
+        session,
+        actor,
+        CLOSED,
+        "conversation",
+        public_id,
+        before=before,
+        after={"status": "closed", "resolution": "agent", "closed_at": at},
+    )
+    session.flush()
+    return conversations.conversation_out(session, conv)
+
+
+def release(
+    session: Session, actor: Principal, public_id: str, *, note: str = "", now: datetime | None = None
+) -> ConversationOut:
+    """Puts the conversation back in the queue, in its old place (its wait counts from the hand-off)."""
+    at = now or utcnow()
+    conv = conversations.locked_conversation(session, public_id)
+    _own_or_supervised(actor, conv, "release")
+    before = _state(conv)
+    conv.status = "queued"
+    conv.assigned_user_id = None
+    conv.accepted_at = None
+    if conv.queued_at is None:
+        conv.queued_at = at
+    _system_message(session, conv, "released", "正在为您转接其他客服，请稍候。", at)
+    audit.record(
+        session, actor, RELEASED, "conversation", public_id, before=before, after={**_state(conv), "note": note}
+    )
+    session.flush()
+    return conversations.conversation_out(session, conv)
+
+
+def transfer(
+    session: Session, actor: Principal, public_id: str, to_user_id: int, *, note: str = "", now: datetime | None = None
+) -> ConversationOut:
+    """Hands the conversation to another agent (an active person whose role may take conversations)."""
+    at = now or utcnow()
+    conv = conversations.locked_conversation(session, public_id)
+    _own_or_supervised(actor, conv, "transfer")
+    target = auth_service.users_by_ids(session, [to_user_id]).get(to_user_id)
+    if target is None or not target.is_active:
+        raise invalid(("body.user_id", "unknown_agent", f"no active user {to_user_id}"))
+    if Perm.SERVICE_AGENT not in permissions_for(Role(target.role)) or target.role == Role.INTEGRATOR.value:
+        raise invalid(("body.user_id", "not_an_agent", f"user {target.username} cannot take conversations"))
+    if target.id == conv.assigned_user_id:
+        raise invalid(("body.user_id", "same_agent", "the conversation is already with this agent"))
+    before = _state(conv)
+    conv.assigned_user_id = target.id
+    conv.accepted_at = at
+    name = target.display_name or target.username
+    _system_message(session, conv, "transferred", f"已为您转接人工客服「{name}」。", at, agent=name)
+    audit.record(
+        session, actor, TRANSFERRED, "conversation", public_id, before=before, after={**_state(conv), "note": note}
+    )
+    session.flush()
+    return conversations.conversation_out(session, conv)
+
+
+# ================================================================ suggestions
+
+
+def _fill(text: str, values: dict[str, str]) -> tuple[str, list[str]]:
+    """``text`` with the placeholders we know filled; the others stay as written, and are listed."""
+    out: list[str] = []
+    missing: list[str] = []
+    for literal, field, spec, conversion in string.Formatter().parse(text):
+        out.append(literal)
+        if field is None:
+            continue
+        if field in values:
+            out.append(values[field])
+        else:
+            missing.append(field)
+            out.append("{" + field + (("!" + conversion) if conversion else "") + ((":" + spec) if spec else "") + "}")
+    return "".join(out), missing
+
+
+def _product_text(detail: Any) -> str:
+    price = Money(detail.sale_price_fen, detail.currency).format()
+    lines = [f"{detail.name}  {price}"]
+    if detail.selling_points:
+        lines.append("卖点：" + "；".join(detail.selling_points[:4]))
+    params = [f"{p.name} {p.value}{p.unit or ''}" for p in detail.parameters[:5] if p.value not in (None, "", [])]
+    if params:
+        lines.append("参数：" + "，".join(params))
+    if detail.accessories:
+        lines.append("推荐配件：" + "、".join(a.name for a in detail.accessories[:3]))
+    return "\n".join(lines)
+
+
+def suggestions(session: Session, principal: Principal, public_id: str) -> list[SuggestionOut]:
+    """Replies the agent may use for the customer's last message: the published knowledge base's
+    three best sub-intents with the answer variant for this conversation's channel and scene, and
+    for the products the message names, their card text."""
+    from zhongtai.service import entities, kb
+
+    conv = _find(session, public_id)
+    last = session.scalar(
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conv.id, ConversationMessage.sender == "customer")
+        .order_by(ConversationMessage.seq.desc())
+        .limit(1)
+    )
+    if last is None or not last.text.strip():
+        return []
+    found = entities.extract(last.text, entities.catalog_index(session))
+    values: dict[str, str] = {}
+    if conv.customer_name:
+        values["customer_name"] = conv.customer_name
+    # The order this message names, else the one the conversation was last about.
+    remembered = (conv.state or {}).get("order_number")
+    if found.order_numbers:
+        values["order_number"] = found.order_numbers[0]
+    elif isinstance(remembered, str) and remembered:
+        values["order_number"] = remembered
+    out: list[SuggestionOut] = []
+    published = kb.published(session)
+    if published is not None:
+        channel_kind = ""
+        try:
+            channel_kind = channels_service.get_channel(session, conv.channel_code).kind
+        except NotFound:
+            channel_kind = ""
+        prediction = published.classifier.predict_one(last.text)
+        ranked = [(prediction.label, prediction.confidence)] + [
+            (a.label, a.confidence) for a in prediction.alternatives
+        ]
+        for code, confidence in ranked:
+            if len(out) >= SUGGESTIONS:
+                break
+            sub = published.kb.get(code)
+            if sub is None:
+                continue
+            answer = published.kb.answer_for(
+                code, channel_code=conv.channel_code, channel_kind=channel_kind, scene=conv.scene
+            )
+            if answer is None:
+                continue
+            text, missing = _fill(answer.text, values)
+            out.append(
+                SuggestionOut(
+                    kind="answer",
+                    text=text,
+                    subintent_code=sub.code,
+                    subintent_name=sub.name,
+                    subintent_name_en=sub.name_en,
+                    confidence=round(float(confidence), 4),
+                    missing=missing,
+                    cards=[dict(c) for c in answer.cards],
+                    links=[dict(link) for link in answer.links],
+                )
+            )
+    for mention in found.skus[:PRODUCT_SUGGESTIONS]:
+        try:
+            detail = catalog_service.get_sku_detail(session, mention.code)
+        except DomainError:
+            continue
+        out.append(
+            SuggestionOut(
+                kind="product",
+                text=_product_text(detail),
+                sku_code=detail.code,
+                confidence=round(float(mention.score), 4),
+                cards=[
+                    {
+                        "sku": detail.code,
+                        "name": detail.name,
+                        "price_fen": detail.sale_price_fen,
+                        "currency": detail.currency,
+                    }
+                ],
+            )
+        )
+    return out
