@@ -139,7 +139,14 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 @pytest.fixture
 def settings(db: Database) -> Settings:
-    return Settings(env="test", database_url=db.url, run_worker=False, log_json=False, log_level="WARNING")
+    return Settings(
+        env="test",
+        database_url=db.url,
+        run_worker=False,
+        service_warm_up=False,
+        log_json=False,
+        log_level="WARNING",
+    )
 
 
 @pytest.fixture

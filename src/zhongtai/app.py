@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -76,6 +77,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         worker = Worker(database, settings.worker_poll_s) if settings.run_worker else None
         if worker:
             worker.start()
+        # The customer-service bot's first reply would load jieba and the published model (~5 s)
+        # inside its write transaction: load them now, without blocking startup.
+        if settings.service_warm_up:
+            from zhongtai.service.dialogue import warm_up
+
+            threading.Thread(target=warm_up, args=(database,), name="service-warm-up", daemon=True).start()
         try:
             yield
         finally:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Origins (https://shop.example.com) whose pages may embed the chat widget and call the
     # conversation API from the browser; empty: the widget works on Zhongtai's own pages only.
     service_widget_origins: list[str] = Field(default_factory=list)
+    # Load the bot's dictionaries and published model at startup (in a background thread), so
+    # that the first customer's reply does not pay for it. Tests switch it off.
+    service_warm_up: bool = True
 
     @property
     def is_production(self) -> bool:

@@ -30,3 +30,25 @@ def barcode_problem(barcode: str) -> tuple[str, str] | None:
     if is_gtin and int(barcode[-1]) != gtin_check_digit(barcode[:-1]):
         return ("bad_check_digit", f"{barcode}: check digit should be {gtin_check_digit(barcode[:-1])}")
     return None
+
+
+def luhn_check_digit(body: str) -> int:
+    """The Luhn digit to append to ``body`` (IMEI: 14 digits of TAC and serial; card numbers)."""
+    if not body or not body.isdigit():
+        raise ValueError(f"a Luhn body is digits, got {body!r}")
+    total = 0
+    # Counting from the right of the body, every first, third ... digit is doubled, because the
+    # check digit will take the rightmost position.
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
+def is_valid_imei(code: str) -> bool:
+    """15 digits whose last is the Luhn digit of the first 14: a phone's serial number."""
+    return len(code) == 15 and code.isdigit() and luhn_check_digit(code[:14]) == int(code[14])

@@ -6,6 +6,10 @@ barcodes and IMEIs are valid, not merely the right length.
 
 from __future__ import annotations
 
+from zhongtai.catalog.barcodes import is_valid_imei, luhn_check_digit
+
+__all__ = ["ean13", "ean13_check_digit", "imei", "is_valid_ean13", "is_valid_imei", "luhn_check_digit"]
+
 
 def ean13_check_digit(body: str) -> int:
     """The 13th digit for a 12-digit body: weights 1, 3, 1, 3 ... from the left."""
@@ -23,23 +27,6 @@ def is_valid_ean13(code: str) -> bool:
     return len(code) == 13 and code.isdigit() and ean13_check_digit(code[:12]) == int(code[12])
 
 
-def luhn_check_digit(body: str) -> int:
-    """The Luhn digit to append to ``body`` (IMEI: 14 digits of TAC and serial)."""
-    if not body or not body.isdigit():
-        raise ValueError(f"a Luhn body is digits, got {body!r}")
-    total = 0
-    # Counting from the right of the body, every first, third ... digit is doubled, because the
-    # check digit will take the rightmost position.
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
-
 def imei(tac: str, serial: int) -> str:
     """A 15-digit IMEI: 8-digit type allocation code, 6-digit serial, Luhn check digit."""
     if len(tac) != 8 or not tac.isdigit():
@@ -48,7 +35,3 @@ def imei(tac: str, serial: int) -> str:
         raise ValueError(f"an IMEI serial is 6 digits, got {serial}")
     body = f"{tac}{serial:06d}"
     return body + str(luhn_check_digit(body))
-
-
-def is_valid_imei(code: str) -> bool:
-    return len(code) == 15 and code.isdigit() and luhn_check_digit(code[:14]) == int(code[14])

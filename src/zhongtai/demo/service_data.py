@@ -12,6 +12,9 @@ customer questions with placeholders filled from it, and six weeks of conversati
   sampled from the templates below (pre-sale, in-sale, after-sale, chit-chat, questions the
   knowledge base cannot answer, hand-offs) over those facts; seeded, so the same facts and seed
   give the same plan. ``service_loader`` plays them through the real bot.
+* ``agent_answer``: what the demo's agent says when a conversation reaches a person, written
+  from the facts the conversation named (the order's status, parcel, return or return window;
+  the unit's warranty; the product's parameter or price), as an agent who looked them up would.
 
 Placeholder grammar: ``{kind}`` or ``{kind:selector}`` or ``{kind:selector|field}``; a selector may
 end in ``#n`` for the n-th distinct value of the same selector (``{sku:category=phone#2}``).
@@ -490,7 +493,22 @@ def members_meeting(facts: Facts, needs: Sequence[Need], now: datetime | None = 
     return out
 
 
-def fill_conversation(
+@dataclass(frozen=True, slots=True)
+class FilledConversation:
+    """A conversation's texts filled, its customer, and the facts its placeholders chose (in the
+    order the texts named them): what an agent answering it would look up."""
+
+    texts: list[str]
+    member: MemberFact | None
+    orders: tuple[OrderFact, ...] = ()
+    skus: tuple[SkuFact, ...] = ()
+    # (order, SKU code, serial) of the units named by serial number.
+    serials: tuple[tuple[OrderFact, str, str], ...] = ()
+    # Attribute codes the texts ask about (``has=<attribute>`` of a SKU selector).
+    attributes: tuple[str, ...] = ()
+
+
+def fill_conversation_facts(
     facts: Facts,
     texts: Sequence[str],
     *,
@@ -498,10 +516,8 @@ def fill_conversation(
     member: bool | str = "auto",
     now: datetime | None = None,
     member_filter: Callable[[MemberFact], bool] | None = None,
-) -> tuple[list[str], MemberFact | None]:
-    """Fills every text of one conversation consistently. ``member``: True (a member who has
-    what the texts need), False (anonymous), "auto" (a member when the texts name orders,
-    serials or the member). Raises ``PlaceholderError`` when the facts cannot fill them."""
+) -> FilledConversation:
+    """``fill_conversation``, keeping the orders, SKUs and serial numbers it chose."""
     rng = random.Random(_seed_of("fill", seed))
     needs = needs_of(texts)
     use_member = member is True or (member == "auto" and (bool(needs) or wants_member(texts)))
@@ -514,7 +530,206 @@ def fill_conversation(
             raise PlaceholderError("no member has " + ", ".join(f"{n.count} {n.cls}" for n in needs))
         chosen = rng.choice(candidates)
     filler = Filler(facts, rng, member=chosen, now=now)
-    return [filler.fill(t) for t in texts], chosen
+    filled = [filler.fill(t) for t in texts]
+    bound = list(filler.bound.items())
+    attributes: list[str] = []
+    for key, _fact in bound:
+        if key.startswith("sku:"):
+            for token in key.removeprefix("sku:").partition("#")[0].split(","):
+                name, eq, value = token.strip().partition("=")
+                if eq and name == "has" and value not in attributes:
+                    attributes.append(value)
+    return FilledConversation(
+        texts=filled,
+        member=chosen,
+        orders=tuple(f for _k, f in bound if isinstance(f, OrderFact)),
+        skus=tuple(f for _k, f in bound if isinstance(f, SkuFact)),
+        serials=tuple(
+            (f[0], str(f[1]), str(f[2])) for _k, f in bound if isinstance(f, tuple) and isinstance(f[0], OrderFact)
+        ),
+        attributes=tuple(attributes),
+    )
+
+
+def fill_conversation(
+    facts: Facts,
+    texts: Sequence[str],
+    *,
+    seed: object,
+    member: bool | str = "auto",
+    now: datetime | None = None,
+    member_filter: Callable[[MemberFact], bool] | None = None,
+) -> tuple[list[str], MemberFact | None]:
+    """Fills every text of one conversation consistently. ``member``: True (a member who has
+    what the texts need), False (anonymous), "auto" (a member when the texts name orders,
+    serials or the member). Raises ``PlaceholderError`` when the facts cannot fill them."""
+    done = fill_conversation_facts(facts, texts, seed=seed, member=member, now=now, member_filter=member_filter)
+    return done.texts, done.member
+
+
+# ================================================================ what the demo's agents say
+
+
+def _fill_with_follow_up(
+    facts: Facts, texts: Sequence[str], follow_ups: Sequence[str], *, seed: object, now: datetime
+) -> FilledConversation:
+    """The conversation's texts and the customer's question to the agent filled together (the same
+    customer, the same orders): the first of ``follow_ups`` the facts can fill, else none."""
+    for follow_up in follow_ups:
+        try:
+            return fill_conversation_facts(facts, [*texts, follow_up], seed=seed, now=now)
+        except PlaceholderError:
+            continue
+    return fill_conversation_facts(facts, texts, seed=seed, now=now)
+
+
+def _facts_named(filled: FilledConversation, text: str) -> FilledConversation:
+    """The facts of ``filled`` that ``text`` names."""
+    return replace(
+        filled,
+        texts=[text],
+        orders=tuple(o for o in filled.orders if o.number in text),
+        skus=tuple(k for k in filled.skus if k.short in text or k.name in text),
+        serials=tuple(u for u in filled.serials if u[2] in text),
+    )
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def _day(at: datetime) -> str:
+    local = at + BEIJING
+    return f"{local.month}月{local.day}日"
+
+
+def _topic(texts: Sequence[str]) -> str:
+    """What the customer wants done, roughly: broken (a complaint about the goods), cancel,
+    return, install, gifts, stock, or status (anything else)."""
+    said = "".join(texts)
+    for topic, words in (
+        ("broken", ("坏", "投诉", "差劲", "摔", "气死")),
+        ("cancel", ("取消", "不想要了能取消")),
+        ("return", ("退", "无理由")),
+        ("install", ("安装", "装吗", "自己装", "送装")),
+        ("gifts", ("送东西", "赠品", "送壳", "送膜")),
+        ("stock", ("有货", "现货", "缺货", "能买到")),
+    ):
+        if any(w in said for w in words):
+            return topic
+    return "status"
+
+
+RETURN_NEXT: dict[str, str] = {
+    "requested": "已经提交，正在审核，我这边帮您催一下，今天内会有结果。",
+    "approved": "已经审核通过，请按短信里的地址寄回商品，仓库收到后 1-3 个工作日退款。",
+    "rejected": "没有通过审核，原因已经短信通知您；如果有疑问，我可以帮您重新提交。",
+    "received": "仓库已经收到退货，退款会在 1-3 个工作日内原路退回。",
+    "refunded": "退款已经原路退回，一般 1-3 个工作日到账，请留意银行或支付宝的通知。",
+}
+
+
+def order_answer(facts: Facts, o: OrderFact, topic: str) -> str:
+    """What an agent who looked the order up tells the customer."""
+    n = o.number
+    sku = facts.skus.get(o.sku_codes[0]) if o.sku_codes else None
+    what = sku.short if sku is not None else "商品"
+    if topic == "broken":
+        return (
+            f"非常抱歉给您带来不好的体验！订单 {n} 的{what}我这边为您优先换新，麻烦先拍一下问题照片发给我，"
+            "快递员会上门取件，新机优先发出。"
+        )
+    if o.returns:
+        r = o.returns[-1]
+        status = RETURN_STATUS_ZH.get(r.status, r.status)
+        return f"您好，订单 {n} 的退货单 {r.number}（{status}）" + RETURN_NEXT.get(r.status, "我这边帮您跟进。")
+    if o.payment_status == "unpaid" and o.status != "cancelled":
+        return f"您好，订单 {n} 还没有付款，超时会自动取消；您在订单详情点「去支付」就可以继续付款。"
+    if o.status == "cancelled":
+        return f"您好，订单 {n} 已经取消了，已付的款项会原路退回，一般 1-3 个工作日到账。"
+    if o.status in PROCESSING:
+        if topic == "cancel":
+            return f"您好，订单 {n} 还没有发货，可以取消：在订单详情点「取消订单」，款项会原路退回。"
+        return f"您好，订单 {n} 目前{STATUS_ZH.get(o.status, o.status)}，仓库正在备货，发货后会短信通知您运单号。"
+    if o.status in ("shipped", "partially_shipped"):
+        if topic == "cancel":
+            return f"您好，订单 {n} 已经发货，不能取消了；您可以拒收，或者签收后申请 7 天无理由退货。"
+        if o.tracking:
+            return (
+                f"您好，订单 {n} 已经由{o.carrier or '快递'}发出，运单号 {o.tracking}，"
+                "一般 1-3 天送达，派送前快递员会联系您。"
+            )
+        return f"您好，订单 {n} 已经发货，运单号稍后短信发给您，一般 1-3 天送达。"
+    if topic in ("return", "cancel"):
+        if o.returnable:
+            return f"您好，订单 {n} 还在 7 天无理由退货期内，您在订单详情点「申请退货」，审核通过后快递员会上门取件。"
+        return f"您好，订单 {n} 签收已超过 7 天无理由退货期了；如果{what}有质量问题，可以申请保修或换新，我帮您登记。"
+    signed = f"已于{_day(o.delivered_at)}签收" if o.delivered_at is not None else "已经签收"
+    return f"您好，订单 {n} {signed}，使用中有任何问题随时找我。"
+
+
+def serial_answer(facts: Facts, o: OrderFact, sku_code: str, serial: str, at: datetime) -> str:
+    """The warranty of one unit: a year from delivery (the 3C pack's promise)."""
+    sku = facts.skus.get(sku_code)
+    what = sku.short if sku is not None else "这台设备"
+    start = o.delivered_at or o.placed_at
+    until = start + timedelta(days=365)
+    local = until + BEIJING
+    end = f"{local.year}年{local.month}月{local.day}日"
+    if at < until:
+        return (
+            f"您好，序列号 {serial} 是{what}，{_day(start)}签收，在保修期内，保修到 {end}；"
+            "有问题可以预约上门检测或送修。"
+        )
+    return f"您好，序列号 {serial} 是{what}，保修已于 {end} 到期；可以付费维修，我帮您查一下维修报价。"
+
+
+def sku_answer(facts: Facts, skus: Sequence[SkuFact], attributes: Sequence[str], topic: str) -> str:
+    """What an agent with the product page open tells the customer."""
+    a = skus[0]
+    price = _yuan(a.price_fen)
+    if len(skus) >= 2:
+        b = skus[1]
+        shared = next((x for x in (*attributes, *a.params) if x in a.params and x in b.params), None)
+        diff = ""
+        if shared is not None and a.params[shared] != b.params[shared]:
+            name, unit = facts.attributes.get(shared, (shared, ""))
+            diff = f"{name}分别是 {a.params[shared]}{unit} 和 {b.params[shared]}{unit}；"
+        return (
+            f"您好，{a.short} 售价 {price}，{b.short} 售价 {_yuan(b.price_fen)}；{diff}"
+            "您更看重哪方面？我按您的需要推荐。"
+        )
+    asked = next((x for x in attributes if x in a.params), None)
+    if asked is not None:
+        name, unit = facts.attributes.get(asked, (asked, ""))
+        return f"您好，{a.short} 的{name}是 {a.params[asked]}{unit}，还有其他想了解的吗？"
+    if topic == "install":
+        return f"您好，{a.short} 支持上门安装，基础安装免费；签收后在订单详情点「预约安装」，师傅会提前电话联系您。"
+    accessories = [facts.skus[c] for c in a.accessories if c in facts.skus]
+    if topic == "gifts" and accessories:
+        return f"您好，{a.short} 的赠品以商品页活动为准；推荐搭配 {accessories[0].short}，一起下单一起发货。"
+    if topic == "stock":
+        return f"您好，{a.short} 现在售价 {price}，库存以下单页显示为准，您需要的话我把购买链接发给您。"
+    return f"您好，{a.short} 现在售价 {price}，您主要用来做什么？我帮您看看合不合适。"
+
+
+def agent_answer(
+    facts: Facts,
+    texts: Sequence[str],
+    named: FilledConversation,
+    at: datetime,
+) -> str:
+    """The agent's reply to what the customer said, from the order, unit or product the customer
+    named (looked up like an agent would); "" when nothing was named."""
+    topic = _topic(texts)
+    if named.orders:
+        return order_answer(facts, named.orders[0], topic)
+    if named.serials:
+        o, sku_code, serial = named.serials[0]
+        return serial_answer(facts, o, sku_code, serial, at)
+    if named.skus:
+        return sku_answer(facts, named.skus, named.attributes, topic)
+    return ""
 
 
 # ================================================================ the demo's six weeks
@@ -545,8 +760,11 @@ class Template:
     weight: float = 1.0
     # Channels where this kind of conversation happens (empty: all).
     channels: tuple[str, ...] = ()
-    # What the agent says when the bot hands this conversation over (alternatives).
+    # What the agent says when the bot hands this conversation over (alternatives); without them
+    # the agent answers from the facts the conversation names, or with the desk's suggestion.
     agent_replies: tuple[str, ...] = ()
+    # What the customer then asks the agent (alternatives, with placeholders; empty: nothing more).
+    follow_ups: tuple[str, ...] = ()
 
 
 def _t(
@@ -556,16 +774,28 @@ def _t(
     *turns: Sequence[str],
     agent: Sequence[str] = (),
     channels: Sequence[str] = (),
+    follow_ups: Sequence[str] = (),
 ) -> Template:
-    return Template(code, category, tuple(tuple(t) for t in turns), weight, tuple(channels), tuple(agent))
+    return Template(
+        code, category, tuple(tuple(t) for t in turns), weight, tuple(channels), tuple(agent), tuple(follow_ups)
+    )
 
 
 GREETINGS = ("你好", "在吗", "您好", "hello", "在不在", "客服在吗")
 THANKS = ("好的谢谢", "谢谢", "明白了，谢谢", "ok", "好的", "知道了 谢谢啊", "行，谢了")
-AGENT_DEFAULT = (
-    "您好，我是人工客服，已经看到您的问题了，马上为您处理。",
-    "您好，这边是人工客服，您的问题我已经记录并提交给相关同事，处理结果会短信通知您。",
-    "亲，让您久等了，我来帮您看一下。",
+# What an agent says first to a customer who only asked for a person.
+AGENT_GREETINGS = (
+    "您好，我是人工客服，请问有什么可以帮您？",
+    "您好，让您久等了，请问遇到什么问题了？我来帮您处理。",
+    "亲，这边是人工客服，您具体想咨询什么呢？",
+)
+# ... and what that customer then asks.
+HUMAN_FOLLOW_UPS = (
+    "帮我看下订单{order:latest}",
+    "{order:shipped}这个快递到哪了",
+    "订单{order:open}什么时候能到",
+    "{order:received}这单还能退吗",
+    "{order:returned}的退款什么时候到",
 )
 
 # The demo's customers: written for the demo, not copied from the knowledge packs' examples.
@@ -821,7 +1051,14 @@ TEMPLATES: tuple[Template, ...] = (
         agent=("可以的，我帮您在订单上备注礼品包装和贺卡内容，发票我们单独寄给您。",),
     ),
     # ---------------------------------------------------------- hand-off
-    _t("human", "handoff", 1.5, ("转人工", "人工客服", "我要找真人", "叫你们客服来"), agent=AGENT_DEFAULT),
+    _t(
+        "human",
+        "handoff",
+        1.5,
+        ("转人工", "人工客服", "我要找真人", "叫你们客服来"),
+        agent=AGENT_GREETINGS,
+        follow_ups=HUMAN_FOLLOW_UPS,
+    ),
     _t(
         "angry",
         "handoff",
@@ -853,7 +1090,8 @@ class PlannedConversation:
     texts: tuple[str, ...]
     # Seconds between the customer's messages.
     gaps: tuple[int, ...]
-    # After a hand-off: seconds until an agent accepts, and what the agent says.
+    # After a hand-off: seconds until an agent accepts, and what the agent says ("": the reply the
+    # agent desk suggests, complete; the loader asks it).
     accept_after_s: int
     agent_reply: str
     # The customer's rating when asked (None: the customer does not answer the survey).
@@ -863,6 +1101,9 @@ class PlannedConversation:
     leave_open: bool = False
     # The customer walks away without closing (the conversation ends abandoned).
     abandon: bool = False
+    # What the customer then asks the agent, and the agent's answer ("" both: nothing more).
+    follow_up: str = ""
+    follow_up_reply: str = ""
 
 
 def _weekday_factor(day: datetime) -> float:
@@ -966,8 +1207,11 @@ def _plan_one(
     for _attempt in range(4):
         chosen = template or rng.choices(pool, weights=[t.weight for t in pool])[0]
         texts = [rng.choice(options) for options in chosen.turns]
+        # In their own random order: the rest of the plan stays what it was without follow-ups.
+        asks = list(chosen.follow_ups)
+        random.Random(_seed_of("follow-up", key, _attempt)).shuffle(asks)
         try:
-            filled, member = fill_conversation(facts, texts, seed=key, now=started)
+            filled = _fill_with_follow_up(facts, texts, asks, seed=key, now=started)
         except PlaceholderError:
             skipped[chosen.code] = skipped.get(chosen.code, 0) + 1
             continue
@@ -975,14 +1219,24 @@ def _plan_one(
         break
     else:
         return None
+    member = filled.member
     if member is None and rng.random() < 0.4 and facts.members:
         # Many customers are signed in even when they ask about a product.
         member = facts.members[rng.choice(sorted(facts.members))]
-    gaps = tuple(rng.randint(8, 90) for _ in filled)
+    said = filled.texts[: len(texts)]
+    follow_up = filled.texts[len(texts)] if len(filled.texts) > len(texts) else ""
+    gaps = tuple(rng.randint(8, 90) for _ in said)
     name = member.name if member is not None else _anonymous_name(rng)
     rating = _rating(rng, template.category == "handoff")
     comment = rng.choice(COMMENTS[rating]) if rating is not None and rng.random() < 0.4 else ""
-    replies = template.agent_replies or AGENT_DEFAULT
+    # The template's own reply (or a greeting), for when the customer named nothing to look up.
+    canned = rng.choice(template.agent_replies or AGENT_GREETINGS)
+    if follow_up:
+        reply = canned
+        follow_up_reply = agent_answer(facts, [follow_up], _facts_named(filled, follow_up), started)
+    else:
+        reply = agent_answer(facts, said, filled, started) or (canned if template.agent_replies else "")
+        follow_up_reply = ""
     return PlannedConversation(
         key=key,
         template=template.code,
@@ -992,10 +1246,12 @@ def _plan_one(
         member=member,
         customer_ref=f"demo-{channel}-{serial:05d}",
         customer_name=name,
-        texts=tuple(filled),
+        texts=tuple(said),
         gaps=gaps,
         accept_after_s=rng.randint(15, 240),
-        agent_reply=rng.choice(replies),
+        agent_reply=reply,
+        follow_up=follow_up,
+        follow_up_reply=follow_up_reply,
         rating=rating,
         comment=comment,
         abandon=rng.random() < 0.08,

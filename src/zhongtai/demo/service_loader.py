@@ -14,8 +14,11 @@ conversations played through the real bot.
    ``conversations.start`` and ``customer_message`` (the bot answers, asks, clarifies or hands
    off, exactly as live), then either the customer closes it (resolved by the bot, sometimes
    rated) or walks away, or an agent of the demo (``cs``, now and then ``ops``) accepts it from
-   the queue, answers and closes it, and the customer rates. A few of today's conversations are
-   left waiting in the queue for the agent desk.
+   the queue, answers and closes it, and the customer rates. The agent writes what a person
+   would: the plan's reply about the order, unit or product the customer named (a customer who
+   only asked for a person is asked what they need, and tells), else the agent desk's best
+   suggestion that is complete; never a knowledge-base text with a ``{placeholder}`` left in it.
+   A few of today's conversations are left waiting in the queue for the agent desk.
 
 Every write goes through the service verbs (the audit log and the messages are what a live load
 would write); the demo never touches ``service.models``.
@@ -24,6 +27,7 @@ would write); the demo never touches ``service.models``.
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import time
 from collections import Counter
@@ -61,6 +65,15 @@ SLA_WAIT_S = 60
 WIDGET_KEY_NAME = "官网在线客服挂件 web shop chat widget"
 # Who answers the queue in the demo: the customer-service agent mostly, operations at peaks.
 AGENT_USERS = (("cs", 0.8), ("ops", 0.2))
+# A demo agent sends the desk's suggestion when the model is at least this sure of it; otherwise
+# one of the holding replies (the agent goes to find out).
+DESK_CONFIDENCE = 0.3
+HOLDING_REPLIES = (
+    "您好，让您久等了，这个问题我需要跟相关同事确认一下，稍后给您回复。",
+    "您好，您的问题我记下了，核实清楚后马上回复您，请稍等。",
+)
+# A knowledge-base placeholder: never in what a person sends.
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 Progress = Callable[[int], None]
 
@@ -244,6 +257,19 @@ class _Player:
     def _status(self, public_id: str) -> str:
         return conversations.get_conversation(self.session, self.actor, public_id, token=None).status
 
+    def _desk_reply(self, agent: Principal, public_id: str) -> str:
+        """What a demo agent answers when the plan leaves it to the desk: the best suggestion
+        that is complete (no placeholder left to fill) and likely enough, else a holding reply."""
+        for suggestion in agents.suggestions(self.session, agent, public_id):
+            if (
+                suggestion.kind == "answer"
+                and not suggestion.missing
+                and (suggestion.confidence or 0.0) >= DESK_CONFIDENCE
+                and not PLACEHOLDER.search(suggestion.text)
+            ):
+                return suggestion.text
+        return self.rng.choice(HOLDING_REPLIES)
+
     def play(self, plan: PlannedConversation) -> None:
         s, actor, load = self.session, self.actor, self.load
         at = plan.started_at
@@ -276,14 +302,21 @@ class _Player:
             at += timedelta(seconds=plan.accept_after_s)
             agents.accept(s, agent, pid, now=at)
             at += timedelta(seconds=self.rng.randint(20, 90))
-            agents.agent_message(s, agent, pid, plan.agent_reply, now=at)
+            agents.agent_message(s, agent, pid, plan.agent_reply or self._desk_reply(agent, pid), now=at)
+            load.messages += 2
+            if plan.follow_up:
+                at += timedelta(seconds=self.rng.randint(10, 60))
+                conversations.customer_message(s, actor, pid, plan.follow_up, token=None, now=at)
+                at += timedelta(seconds=self.rng.randint(30, 120))
+                agents.agent_message(s, agent, pid, plan.follow_up_reply or self._desk_reply(agent, pid), now=at)
+                load.messages += 2
             at += timedelta(seconds=self.rng.randint(15, 120))
             conversations.customer_message(
                 s, actor, pid, self.rng.choice(("好的，谢谢", "好", "行吧", "谢谢")), token=None, now=at
             )
             at += timedelta(seconds=self.rng.randint(10, 60))
             agents.close_by_agent(s, agent, pid, now=at)
-            load.messages += 4
+            load.messages += 2
             load.agent_closed += 1
         elif status == "bot":
             at += timedelta(seconds=self.rng.randint(30, 300))

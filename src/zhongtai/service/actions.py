@@ -1256,9 +1256,17 @@ class Actions:
     def _category_in(self, message: str) -> catalog.CategoryInfo | None:
         """The most specific catalog category named in the message ("推荐一款手机" → 手机)."""
         norm = message.lower()
-        found = [
-            c
-            for c in catalog.categories_by_id(self.session).values()
-            if (c.name and c.name in message) or (c.name_en and c.name_en.lower() in norm)
-        ]
-        return max(found, key=lambda c: len(c.path_ids)) if found else None
+        scored: list[tuple[int, int, catalog.CategoryInfo]] = []
+        for c in catalog.categories_by_id(self.session).values():
+            if (c.name and c.name in message) or (c.name_en and c.name_en.lower() in norm):
+                scored.append((len(c.name or c.name_en or ""), len(c.path_ids), c))
+                continue
+            # "净化器" names 空气净化器, "扫地的" 扫地机器人: the longest head or tail (2+ characters)
+            # of a category's name that the message says.
+            name = c.name or ""
+            part = max(
+                (k for k in range(len(name) - 1, 1, -1) if name[:k] in message or name[-k:] in message), default=0
+            )
+            if part:
+                scored.append((part, len(c.path_ids), c))
+        return max(scored, key=lambda x: (x[0], x[1]))[2] if scored else None

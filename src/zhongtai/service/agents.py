@@ -14,10 +14,10 @@ are the conversation's history) and tells the customer what happened with a syst
 
 from __future__ import annotations
 
-import string
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -32,7 +32,10 @@ from zhongtai.db import utcnow
 from zhongtai.errors import Conflict, DomainError, InvalidTransition, NotFound, PermissionDenied, invalid, not_found
 from zhongtai.members import cards as member_cards
 from zhongtai.money import Money
+from zhongtai.orders import service as orders_service
+from zhongtai.service import actions as bot_actions
 from zhongtai.service import conversations
+from zhongtai.service.knowledge import SubIntent
 from zhongtai.service.models import Conversation, ConversationMessage
 from zhongtai.service.schemas_agent import (
     AgentConversationOut,
@@ -46,6 +49,14 @@ from zhongtai.service.schemas_agent import (
 )
 from zhongtai.service.schemas_chat import ConversationOut, MessageOut
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from zhongtai.catalog.schemas import SkuDetailOut
+    from zhongtai.service.entities import Entities
+    from zhongtai.service.kb import PublishedKb
+
 QUEUE_LIMIT = 200
 RECENT_ORDERS = 5
 SUGGESTIONS = 3
@@ -53,6 +64,20 @@ PRODUCT_SUGGESTIONS = 2
 MAX_TEXT = 2000
 PREVIEW = 80
 DEFAULT_SLA_S = 60
+# Sub-intents only the bot says: its hand-off ("正在为您转接人工客服"), greeting, thanks, goodbye
+# (by action), and its small talk about itself (who it is, praise, "ok", "hold on": the chit-chat
+# scenario's social intent). A person who has taken the conversation is never offered them.
+BOT_ONLY_ACTIONS = frozenset({"handoff", "greeting", "goodbye", "thanks"})
+BOT_ONLY_INTENTS = frozenset({("chitchat", "social")})
+# How many of the customer's latest messages are searched for the question to answer, and how
+# sure the model must be that a message is small talk to skip it (asking for a person is skipped
+# whenever the model reads it as the bot's own sub-intent).
+QUESTION_LOOKBACK = 8
+CHITCHAT_SURE = 0.4
+# Actions whose {status} is the return's, not the order's.
+RETURN_ACTIONS = frozenset({"return_status", "create_return"})
+# A knowledge-base answer's placeholder, as the dialogue fills them.
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 STATUSES = ("bot", "queued", "agent", "closed")
 
 ACCEPTED = "service.conversation.accepted"
@@ -465,19 +490,19 @@ def transfer(
 
 
 def _fill(text: str, values: dict[str, str]) -> tuple[str, list[str]]:
-    """``text`` with the placeholders we know filled; the others stay as written, and are listed."""
-    out: list[str] = []
+    """``text`` with the placeholders we know filled; the others stay as written (``{eta}``), and
+    are listed in the order they appear."""
     missing: list[str] = []
-    for literal, field, spec, conversion in string.Formatter().parse(text):
-        out.append(literal)
-        if field is None:
-            continue
-        if field in values:
-            out.append(values[field])
-        else:
-            missing.append(field)
-            out.append("{" + field + (("!" + conversion) if conversion else "") + ((":" + spec) if spec else "") + "}")
-    return "".join(out), missing
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if values.get(name):
+            return values[name]
+        if name not in missing:
+            missing.append(name)
+        return match.group(0)
+
+    return PLACEHOLDER.sub(one, text), missing
 
 
 def _product_text(detail: Any) -> str:
@@ -493,55 +518,178 @@ def _product_text(detail: Any) -> str:
     return "\n".join(lines)
 
 
-def suggestions(session: Session, principal: Principal, public_id: str) -> list[SuggestionOut]:
-    """Replies the agent may use for the customer's last message: the published knowledge base's
-    three best sub-intents with the answer variant for this conversation's channel and scene, and
-    for the products the message names, their card text."""
-    from zhongtai.service import entities, kb
+def for_a_person(sub: SubIntent) -> bool:
+    """Whether an agent would say this sub-intent's answer: not the bot's own hand-off, greeting,
+    thanks or goodbye, nor its small talk about itself."""
+    return sub.action not in BOT_ONLY_ACTIONS and (sub.scenario_code, sub.intent_code) not in BOT_ONLY_INTENTS
 
-    conv = _find(session, public_id)
-    last = session.scalar(
+
+def _recent_customer_messages(session: Session, conv: Conversation) -> list[ConversationMessage]:
+    rows = session.scalars(
         select(ConversationMessage)
         .where(ConversationMessage.conversation_id == conv.id, ConversationMessage.sender == "customer")
         .order_by(ConversationMessage.seq.desc())
-        .limit(1)
+        .limit(QUESTION_LOOKBACK)
     )
-    if last is None or not last.text.strip():
+    return [m for m in rows if m.text.strip()]
+
+
+def _question_index(
+    texts: Sequence[str],
+    found: Sequence[Entities],
+    published: PublishedKb | None,
+    proba: npt.NDArray[np.float64] | None,
+    wants_human: Callable[[str], bool],
+) -> int | None:
+    """Which of the customer's latest messages (newest first) is the question to answer: the
+    newest that is not just asking for a person, greeting or thanking (what the published model
+    reads as the bot's own small talk). A message naming an order or a product always is."""
+    for i, text in enumerate(texts):
+        if found[i].order_numbers or found[i].skus:
+            return i
+        if published is None or proba is None:
+            return i
+        row = proba[i]
+        top = int(row.argmax())
+        sub = published.kb.get(published.classifier.labels[top])
+        if sub is not None and not for_a_person(sub) and (row[top] >= CHITCHAT_SURE or wants_human(text)):
+            continue
+        return i
+    return None
+
+
+def _order_values(session: Session, principal: Principal, number: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What an answer about order ``number`` may say, as the bot words it: (order values, the
+    latest return's values). Empty when the agent may not see the order."""
+    try:
+        order = orders_service.get_order(session, principal, number)
+        returns = orders_service.order_returns(session, principal, number)
+    except DomainError:
+        return {"order_number": number}, {}
+    values = {
+        "order_number": number,
+        "status": bot_actions.ORDER_STATUS_ZH.get(order.status, order.status),
+        "created_at": bot_actions.local_time(order.placed_at),
+        "total": bot_actions.yuan(order.paid_fen or order.total_fen, order.currency),
+    }
+    shipped = next((f for f in order.fulfilments if f.tracking_no), None)
+    if shipped is not None:
+        values["carrier"] = bot_actions.CARRIER_ZH.get(shipped.carrier.lower(), shipped.carrier)
+        values["tracking"] = shipped.tracking_no or ""
+    returned: dict[str, str] = {}
+    if returns:
+        latest = returns[-1]
+        returned = {
+            "return_number": latest.number,
+            "status": bot_actions.RETURN_STATUS_ZH.get(latest.status, latest.status),
+            "refund": bot_actions.yuan(latest.refund_fen, order.currency),
+        }
+    return values, returned
+
+
+def _return_values(values: dict[str, str], returned: dict[str, str]) -> dict[str, str]:
+    """For an answer about a return, whose {status} is the return's: never the order's."""
+    return {**{k: v for k, v in values.items() if k != "status"}, **returned}
+
+
+def _param_text(value: Any, unit: str | None) -> str:
+    if isinstance(value, bool):
+        shown = "是" if value else "否"
+    elif isinstance(value, list | tuple):
+        shown = "、".join(str(v) for v in value)
+    else:
+        shown = str(value)
+    return f"{shown} {unit}".strip() if unit else shown
+
+
+def _sku_values(detail: SkuDetailOut, attributes: Sequence[str]) -> dict[str, str]:
+    values = {
+        "sku_name": detail.name,
+        "price": Money(detail.sale_price_fen, detail.currency).format(),
+    }
+    if detail.selling_points:
+        values["selling_points"] = "、".join(detail.selling_points[:4])
+    if detail.accessories:
+        values["accessories"] = "、".join(a.name for a in detail.accessories[:3])
+    asked = next((p for a in attributes for p in detail.parameters if p.code == a and p.value not in (None, "")), None)
+    if asked is not None:
+        values["param_name"] = asked.name
+        values["param_value"] = _param_text(asked.value, asked.unit)
+    return values
+
+
+def suggestions(session: Session, principal: Principal, public_id: str) -> list[SuggestionOut]:
+    """Replies the agent may send for the customer's question: the published knowledge base's
+    three best sub-intents a person would answer with (never the bot's hand-off or small talk),
+    each the answer variant for this conversation's channel and scene with what is known filled
+    in (the order's number, status, total, tracking; the product's name, price, parameter);
+    then, for the products the question names, their card text. The question is the customer's
+    newest message that asks something: when the customer last only asked for a person ("转人工")
+    or said thanks, the one before. Suggestions whose text is complete come first; the others
+    list what the agent must still fill in (``missing``) and keep its ``{placeholder}`` visible."""
+    from zhongtai.service import dialogue, entities, kb
+
+    conv = _find(session, public_id)
+    recent = _recent_customer_messages(session, conv)
+    if not recent:
         return []
-    found = entities.extract(last.text, entities.catalog_index(session))
+    catalog = entities.catalog_index(session)
+    texts = [m.text for m in recent]
+    found = [entities.extract(t, catalog) for t in texts]
+    published = kb.published(session)
+    proba = published.classifier.predict_proba(texts) if published is not None else None
+    index = _question_index(texts, found, published, proba, dialogue.wants_human)
+    if index is None:
+        return []
+    question = found[index]
+    # What the answers may say. The order: the one the question names, else the one the customer
+    # named lately, else the one the bot was last talking about.
     values: dict[str, str] = {}
     if conv.customer_name:
         values["customer_name"] = conv.customer_name
-    # The order this message names, else the one the conversation was last about.
-    remembered = (conv.state or {}).get("order_number")
-    if found.order_numbers:
-        values["order_number"] = found.order_numbers[0]
-    elif isinstance(remembered, str) and remembered:
-        values["order_number"] = remembered
+    state = conv.state or {}
+    remembered = state.get("order_number")
+    numbers = [*question.order_numbers, *(n for f in found for n in f.order_numbers)]
+    if isinstance(remembered, str) and remembered:
+        numbers.append(remembered)
+    returned: dict[str, str] = {}
+    if numbers:
+        order_values, returned = _order_values(session, principal, numbers[0])
+        values.update(order_values)
+    if question.serials:
+        values["serial"] = question.serials[0]
+    sku_codes = [m.code for m in question.skus] + [str(c) for c in reversed(state.get("skus") or [])]
+    details: dict[str, SkuDetailOut] = {}
+    for code in dict.fromkeys(sku_codes):
+        try:
+            details[code] = catalog_service.get_sku_detail(session, code)
+        except DomainError:
+            continue
+        break
+    for detail in details.values():
+        values.update(_sku_values(detail, question.attributes))
     out: list[SuggestionOut] = []
-    published = kb.published(session)
-    if published is not None:
+    if published is not None and proba is not None:
         channel_kind = ""
         try:
             channel_kind = channels_service.get_channel(session, conv.channel_code).kind
         except NotFound:
             channel_kind = ""
-        prediction = published.classifier.predict_one(last.text)
-        ranked = [(prediction.label, prediction.confidence)] + [
-            (a.label, a.confidence) for a in prediction.alternatives
-        ]
-        for code, confidence in ranked:
+        row = proba[index]
+        for label_index in row.argsort()[::-1]:
             if len(out) >= SUGGESTIONS:
                 break
-            sub = published.kb.get(code)
-            if sub is None:
+            sub = published.kb.get(published.classifier.labels[int(label_index)])
+            if sub is None or not for_a_person(sub):
                 continue
             answer = published.kb.answer_for(
-                code, channel_code=conv.channel_code, channel_kind=channel_kind, scene=conv.scene
+                sub.code, channel_code=conv.channel_code, channel_kind=channel_kind, scene=conv.scene
             )
             if answer is None:
                 continue
-            text, missing = _fill(answer.text, values)
+            text, missing = _fill(
+                answer.text, _return_values(values, returned) if sub.action in RETURN_ACTIONS else values
+            )
             out.append(
                 SuggestionOut(
                     kind="answer",
@@ -549,15 +697,15 @@ def suggestions(session: Session, principal: Principal, public_id: str) -> list[
                     subintent_code=sub.code,
                     subintent_name=sub.name,
                     subintent_name_en=sub.name_en,
-                    confidence=round(float(confidence), 4),
+                    confidence=round(float(row[int(label_index)]), 4),
                     missing=missing,
                     cards=[dict(c) for c in answer.cards],
                     links=[dict(link) for link in answer.links],
                 )
             )
-    for mention in found.skus[:PRODUCT_SUGGESTIONS]:
+    for mention in question.skus[:PRODUCT_SUGGESTIONS]:
         try:
-            detail = catalog_service.get_sku_detail(session, mention.code)
+            detail = details.get(mention.code) or catalog_service.get_sku_detail(session, mention.code)
         except DomainError:
             continue
         out.append(
@@ -576,4 +724,5 @@ def suggestions(session: Session, principal: Principal, public_id: str) -> list[
                 ],
             )
         )
-    return out
+    # Ready to send first (a stable sort keeps the model's order within each group).
+    return sorted(out, key=lambda s: bool(s.missing))

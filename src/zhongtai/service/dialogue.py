@@ -36,6 +36,7 @@ from zhongtai.service import text as textmod
 from zhongtai.service.knowledge import Answer, KnowledgeBase, SubIntent
 
 if TYPE_CHECKING:
+    from zhongtai.db import Database
     from zhongtai.service.actions import ActionResult, Actions
     from zhongtai.service.entities import CatalogIndex, Entities
     from zhongtai.service.intents import IntentClassifier, IntentPrediction
@@ -50,6 +51,17 @@ NEGATIVE_THRESHOLD = 0.6
 PLAUSIBLE = 0.2
 # The share of min_confidence enough for a sub-intent whose slot the message fills.
 ENTITY_SUPPORT = 0.6
+# The weight of a sub-intent whose slot the message fills (an order number for the order and
+# after-sale questions, a serial for the warranty lookup, a product for product questions), and
+# of a product question when neither the message nor the conversation names a product.
+ENTITY_BOOST = 2.0
+NO_PRODUCT_PENALTY = 0.35
+# Below the threshold, the top sub-intent is still taken when it is at least LEAD_FLOOR of the
+# threshold and LEAD_RATIO times the runner-up: chosen by 5-fold cross-validation on the packs'
+# own examples (held out), where it answers 64 % of held-out questions at 72 % precision against
+# 54 % at 77 % for the threshold alone.
+LEAD_FLOOR = 0.67
+LEAD_RATIO = 2.0
 # A slot is asked at most this many times before a person takes over.
 MAX_SLOT_TRIES = 2
 MAX_STACK = 3
@@ -59,13 +71,25 @@ COMPLAINT_SUBINTENT = "chitchat.complaint"
 # A customer asking for a person, whatever the classifier thinks.
 _HUMAN = re.compile(
     r"转人工|人工客服|人工服务|找客服|真人客服|找真人|人工坐席|接人工|要人工|找人工|叫人工|^人工[!！。.]*$|"
+    r"有人工吗|有没有人工|人工在吗|人工呢|^有人吗|"
     r"real person|human agent|talk to (a |an )?(human|person|agent)|speak to (a |an )?(human|person|agent)|"
     r"customer service agent|live agent"
 )
+# A yes (or a no) is a message made only of such words ("对，确认提交", "好的确认", "ok sure").
 _YES = re.compile(
-    r"^(是|是的|对|对的|嗯|嗯嗯|好|好的|好滴|确认|确定|可以|行|没问题|继续|要|需要|提交|yes|y|ok|okay|sure|confirm)[!。.,，～~]*$"
+    r"^(是的?|对的?|嗯+|好的?|好滴|好呀|好啊|确认|确定|可以|行|没问题|继续|要的?|需要|提交|申请|办理|吧|呀|啊|了|"
+    r"yes|yep|yeah|y|ok|okay|sure|confirm|please)+$"
 )
-_NO = re.compile(r"^(不|不是|不用|不用了|不要|算了|取消|否|no|n|nope|cancel|不需要|没有|没事了?)[!。.,，～~]*$")
+_NO = re.compile(r"^(不是?|不用了?|不要了?|算了|取消|否|不需要|没有|没事了?|先不|暂时|了|吧|no|n|nope|cancel|thanks)+$")
+_YES_NO_SEP = re.compile(r"[\s!！。.,，、～~?？]+")
+# A message that drops what is pending ("算了不取消了，问下包邮吗": the rest is read afresh).
+_DROP = re.compile(r"^(算了|不用了|先不|不取消了|不退了|不要了|不查了)+[,，。.!！\s]*")
+# Words that make a message a question (a reason slot takes anything else as the reason).
+_QUESTION = re.compile(
+    r"[?？]|吗|呢|么|怎么|什么|如何|多少|几|哪|能不能|可不可以|是否|有没有|\b(how|what|when|can|do|does|is)\b"
+)
+# Acknowledgements and goodbyes: small talk that ends what is pending instead of filling it.
+ACK_ACTIONS = ("thanks", "goodbye")
 _ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(个|单|笔|件|条|款|项|种)?")
 _BARE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.。)）]?\s*$")
@@ -278,11 +302,15 @@ def ordinal_pick(message: str, count: int) -> int | None:
 
 
 def is_yes(message: str) -> bool:
-    return bool(_YES.match(textmod.normalise(message).replace(" ", "")))
+    return bool(_YES.match(_YES_NO_SEP.sub("", textmod.normalise(message))))
 
 
 def is_no(message: str) -> bool:
-    return bool(_NO.match(textmod.normalise(message).replace(" ", "")))
+    return bool(_NO.match(_YES_NO_SEP.sub("", textmod.normalise(message))))
+
+
+def is_question(message: str) -> bool:
+    return bool(_QUESTION.search(textmod.normalise(message)))
 
 
 def wants_human(message: str) -> bool:
@@ -353,7 +381,7 @@ class Bot:
                 ),
             )
         entities = self._extract(message) if self._extract is not None else _no_entities()
-        prediction = self.classifier.predict_one(without_identifiers(message, entities))
+        prediction = self._predict(without_identifiers(message, entities), entities, st)
         c = _Ctx(message=message, lang=lang, entities=entities, prediction=prediction, now=now)
         picklist, st.picklist = st.picklist, None
         if entities.skus:
@@ -443,11 +471,27 @@ class Bot:
     def _on_pending(self, st: State, ctx: ConversationContext, c: _Ctx) -> Turn | None:
         pending = st.pending or {}
         slot = str(pending.get("slot") or "")
-        picked = self._picked(pending, c)
-        value = picked if picked is not None else self._fill(slot, pending, st, c)
-        sub = self.kb.get(str(pending.get("subintent") or ""))
         pred = c.prediction
         new_sub = self.kb.get(pred.label)
+        picked = self._picked(pending, c)
+        filled = picked is not None or (slot != "reason" and self._fill(slot, pending, st, c) is not None)
+        if not filled and new_sub is not None and new_sub.action in ACK_ACTIONS and pred.confidence >= PLAUSIBLE:
+            # "明白了，谢谢" / "好的，再见" while an order number is awaited: the customer is done.
+            st.pending = None
+            return None
+        dropped = _DROP.match(c.message.strip())
+        if not filled and dropped is not None:
+            # "算了不取消了，问下包邮吗": the pending topic is dropped, the rest read afresh.
+            st.pending = None
+            rest = c.message.strip()[dropped.end() :]
+            if len(re.sub(r"[\W_]", "", rest)) < 2:
+                text = t(c.lang, "好的。还有其他可以帮您的吗？", "All right. Anything else I can help with?")
+                return self._turn(st, [Reply(text)], "answered", None, 1.0)
+            c.message = rest
+            c.prediction = self._predict(without_identifiers(rest, c.entities), c.entities, st)
+            return None
+        value = picked if picked is not None else self._fill(slot, pending, st, c)
+        sub = self.kb.get(str(pending.get("subintent") or ""))
         # A new confident question is a topic switch; small talk ("嗯嗯", "好的") is not. A message
         # that fills the slot but asks something else ("ZT… 还能退吗" while logistics waits for
         # an order number) switches too, carrying the value along.
@@ -457,7 +501,10 @@ class Bot:
             and pred.confidence >= self._threshold(new_sub, c.entities)
             and not self._is_close(pred)
             and (new_sub.scenario_code != "chitchat" or new_sub.action == "handoff")
-            and (value is None or (picked is None and (slot == "reason" or self._asks_more(c))))
+            and (
+                value is None
+                or (picked is None and ((slot == "reason" and is_question(c.message)) or self._asks_more(c)))
+            )
         )
         if value is not None and sub is not None and not switched:
             slots = dict(pending.get("slots") or {})
@@ -583,6 +630,59 @@ class Bot:
 
     # ------------------------------------------------------------ classification
 
+    def _predict(self, question: str, ents: Entities, st: State) -> IntentPrediction:
+        """The classifier's guess, steered by what the message carries: an order number makes
+        the sub-intents that need one likelier, a serial the warranty lookup, a product the
+        product questions; a product question with no product in the message or the conversation
+        is unlikely ("今天天气怎么样" is no "{product}怎么样"). The top guess and its alternatives
+        are re-weighted; the rest of the distribution keeps its mass (renormalised)."""
+        from zhongtai.service.intents import Alternative, IntentPrediction
+
+        pred = self.classifier.predict_one(question)
+        has_product = bool(ents.skus) or bool(st.skus)
+        candidates = [(pred.label, pred.confidence), *((a.label, a.confidence) for a in pred.alternatives)]
+        steered = [(code, p * self._weight(code, ents, has_product)) for code, p in candidates]
+        total = 1.0 + sum(w - p for (_, p), (_, w) in zip(candidates, steered, strict=True))
+        if total <= 0:
+            return pred
+        ranked = sorted(((code, w / total) for code, w in steered), key=lambda cw: -cw[1])
+        (label, confidence), rest = ranked[0], ranked[1:]
+        return IntentPrediction(
+            label=label, confidence=confidence, alternatives=tuple(Alternative(code, p) for code, p in rest)
+        )
+
+    def _weight(self, code: str, ents: Entities, has_product: bool) -> float:
+        sub = self.kb.get(code)
+        if sub is None:
+            return 1.0
+        w = 1.0
+        if "order_number" in sub.slots and ents.order_numbers:
+            w *= ENTITY_BOOST
+        if "serial" in sub.slots and ents.serials:
+            w *= ENTITY_BOOST
+        if ("sku" in sub.slots or "sku_pair" in sub.slots) and sub.action.startswith("product_"):
+            if ents.skus:
+                w *= ENTITY_BOOST
+            elif not has_product:
+                w *= NO_PRODUCT_PENALTY
+        return w
+
+    def _confident(self, pred: IntentPrediction, sub: SubIntent, ents: Entities) -> bool:
+        """Whether the top sub-intent is sure enough to act on: at least the threshold, or a
+        clear lead over the runner-up above a floor (with 70+ sub-intents the calibrated top
+        probability of a right guess is often low although the ranking is right)."""
+        threshold = self._threshold(sub, ents)
+        confidence = pred.confidence
+        others = [a.confidence for a in pred.alternatives]
+        second = self.kb.get(pred.alternatives[0].label) if pred.alternatives else None
+        if second is not None and _interchangeable(sub, second):
+            # "ok 谢了" split between thanks and goodbye: either reply is right.
+            confidence += others.pop(0)
+        if confidence >= threshold:
+            return True
+        runner_up = others[0] if others else 0.0
+        return confidence >= threshold * LEAD_FLOOR and confidence >= LEAD_RATIO * runner_up
+
     def _is_close(self, pred: IntentPrediction) -> bool:
         """Two distinct sub-intents so close that the bot should ask which one is meant."""
         if not pred.alternatives:
@@ -592,7 +692,7 @@ class Bot:
         if alt.confidence < floor or pred.confidence - alt.confidence > self.settings.clarify_margin:
             return False
         a, b = self.kb.get(pred.label), self.kb.get(alt.label)
-        if a is None or b is None:
+        if a is None or b is None or _interchangeable(a, b):
             return False
         return pred.confidence + alt.confidence >= self.settings.min_confidence
 
@@ -619,7 +719,7 @@ class Bot:
         if self._is_close(pred):
             return self._clarify(st, c)
         sub = self.kb.get(pred.label)
-        if sub is not None and pred.confidence >= self._threshold(sub, c.entities):
+        if sub is not None and self._confident(pred, sub, c.entities):
             return self._run(st, ctx, c, sub, confidence=pred.confidence)
         return self._fallback(st, ctx, c)
 
@@ -669,7 +769,8 @@ class Bot:
             )
         suggestions = [a.label for a in pred.alternatives[:2]]
         subs = [s for s in (self.kb.get(code) for code in [pred.label, *suggestions]) if s is not None]
-        names = [self._name(s, c.lang) for s in subs][:3]
+        # Two sub-intents may share a name: each suggestion once.
+        names = list(dict.fromkeys(self._name(s, c.lang) for s in subs))[:3]
         text = t(
             c.lang,
             "抱歉，我没有完全理解您的问题。您可以换个说法，或者看看下面是不是您想问的：",
@@ -883,6 +984,12 @@ class Bot:
         )
 
 
+def _interchangeable(a: SubIntent, b: SubIntent) -> bool:
+    """Two kinds of small talk (thanks, goodbye, ok) whose replies both fit: never worth a
+    clarification."""
+    return a.scenario_code == "chitchat" and b.scenario_code == "chitchat" and "handoff" not in (a.action, b.action)
+
+
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -953,3 +1060,24 @@ def respond(
         wait_minutes=lambda: actions.wait_minutes(settings.sla_wait_s),
     )
     return bot.reply(state, ctx, message, now)
+
+
+def warm_up(database: Database) -> None:
+    """Loads what the first reply of a process would otherwise pay for inside its write
+    transaction (~5 s): jieba's dictionaries, the newest published model and the catalog index.
+    Meant for a background thread at startup; a database without the tables (or without a
+    published knowledge base) is no error, the first reply then loads them itself."""
+    import logging
+
+    from zhongtai.service import entities, kb
+
+    log = logging.getLogger(__name__)
+    try:
+        textmod.tagged_words("预热一下")
+        with database.transaction(write=False) as session:
+            published = kb.published(session)
+            if published is not None:
+                published.classifier.predict_one("你好")
+            entities.catalog_index(session)
+    except Exception:  # a warm-up never stops the server
+        log.info("service warm-up skipped", exc_info=True)

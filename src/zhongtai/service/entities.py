@@ -38,6 +38,7 @@ from rapidfuzz.distance import OSA
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog import service as catalog_service
+from zhongtai.catalog.barcodes import is_valid_imei
 from zhongtai.service.text import _converter, to_half_width
 
 # Below this a product mention is not reported: ordinary words ("手机", "你好") stay far below it,
@@ -284,8 +285,10 @@ class CatalogIndex:
                 self.barcodes[b] = row.code
         for code, idx in by_spu.items():
             self.spu_by_code[code.lower()] = idx
+        self._models: dict[int, str] = {}
         for idx, row in first_row.items():
             self._add_aliases(idx, row)
+        self._add_tierless_models()
         self._attr_terms = self._attribute_terms()
         self._codes_re = self._code_pattern()
 
@@ -300,6 +303,8 @@ class CatalogIndex:
         if not model:
             model = _derived_model(_strip_brand(name_zh, brands)) or _derived_model(_strip_brand(name_en, brands))
         model_c = "".join(ch for ch in model if ch not in _SKIP)
+        if model_c:
+            self._models[idx] = model_c
         seen: set[str] = set()
 
         def add(text: str, weight: float) -> None:
@@ -330,6 +335,27 @@ class CatalogIndex:
                 add(f"{b}{model}", 1.0)
             if _is_letter_digit_model(model_c) or len(model_c) >= 6:
                 add(model, 0.9)
+
+    def _add_tierless_models(self) -> None:
+        """ "P700" for the "P700 Pro" when the catalog has no P700 of its own: customers drop the tier
+        word (Pro, Max, Plus ...). Where a plain P700 exists, "P700" stays that one."""
+        full = set(self._models.values())
+        bases: dict[str, set[str]] = {}
+        for model in full:
+            m = _TIER_SUFFIX_RE.fullmatch(model)
+            if m and _is_letter_digit_model(m.group(1)):
+                bases.setdefault(m.group(1), set()).add(model)
+        for base, models in bases.items():
+            if base in full or len(models) != 1:
+                continue
+            (model,) = models
+            for idx, own in self._models.items():
+                if own != model:
+                    continue
+                alias = _Alias(idx, base, 0.85, 0, len(base), tuple(_DIGITS.findall(base)))
+                self.aliases.append(alias)
+                for tok in _tokens(base):
+                    self._token_index.setdefault(tok, set()).add(len(self.aliases) - 1)
 
     def _attribute_terms(self) -> list[tuple[str, tuple[str, ...], bool]]:
         """(compact term, attribute codes, is Latin) longest first."""
@@ -522,6 +548,9 @@ _URL_RE = re.compile(
     r"|(?<![a-z0-9@.])(?:[a-z0-9-]+\.)+(?:com|cn|net|org|hk|io|shop|top)(?::\d+)?/[^\s\u3000-\u303f\uff00-\uffef\u4e00-\u9fff\"'<>]*"
 )
 _ZT_RE = re.compile(r"(?<![a-z0-9])zt\s?(\d{6})\s?([0-9a-z]{8})(?![a-z0-9])")
+# A model whose last word is its tier: "p700pro" is the "p700" line's Pro.
+_TIER_SUFFIX_RE = re.compile(r"([a-z]*\d+[a-z]?)(pro|max|plus|ultra|mini|lite|se)")
+_ORDER_CUE_RE = re.compile(r"订单|单号|order")
 _LONG_DIGITS = re.compile(r"(?<![\d.])\d{10,20}(?![\d.])")
 _PHONE_RE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 _MOBILE_DIGITS = re.compile(r"(?:0086|86)?1[3-9]\d{9}")
@@ -640,6 +669,11 @@ def extract(text: str, catalog: CatalogIndex, *, today: date | None = None) -> E
         digits = m.group()
         if digits in catalog.barcodes:
             code_skus.append(_exact_mention(catalog, catalog.barcodes[digits], (s, e)))
+            taken.append((s, e))
+        elif is_valid_imei(digits) and not _ORDER_CUE_RE.search(norm[max(0, s - 6) : s]):
+            # A phone's IMEI (15 digits, Luhn-valid) is its serial; a channel order id of that length
+            # passes the check one time in ten, so "订单号" right before it still makes it an order.
+            serial_spans.append((s, e, digits))
             taken.append((s, e))
         elif not _MOBILE_DIGITS.fullmatch(digits):
             orders.append((s, digits))

@@ -424,6 +424,34 @@ def _clean_subintent(p: _Problems, where: str, data: Mapping[str, Any], *, known
     )
 
 
+@dataclass(frozen=True)
+class _Level:
+    code: str
+    name: str
+    name_en: str
+    children: list[Any]
+
+
+def _level(p: _Problems, where: str, raw: object, what: str, children_key: str) -> _Level | None:
+    """One scenario or intent of the nested form: its code and names checked, its children listed;
+    None (with the problem noted) when it is not a mapping."""
+    if not isinstance(raw, Mapping):
+        p.add(where, "invalid_type", f"{what} is a mapping")
+        return None
+    for key in sorted(set(raw) - {"code", "name", "name_en", children_key}):
+        p.add(_join(where, key), "unknown_field", f"not a field of {what}")
+    children = raw.get(children_key) or []
+    if not isinstance(children, list):
+        p.add(_join(where, children_key), "invalid_type", "must be a list")
+        children = []
+    return _Level(
+        code=_clean_code(p, _join(where, "code"), raw.get("code")),
+        name=_clean_name(p, _join(where, "name"), raw.get("name"), required=True),
+        name_en=_clean_name(p, _join(where, "name_en"), raw.get("name_en"), required=False),
+        children=children,
+    )
+
+
 def parse_tree(p: _Problems, data: object, where: str = "") -> list[ScenarioSpec]:
     """The nested YAML form ({scenarios: [{code, name, intents: [{..., subintents: [...]}]}]}) as
     specs; every problem goes to ``p`` with its path."""
@@ -435,37 +463,17 @@ def parse_tree(p: _Problems, data: object, where: str = "") -> list[ScenarioSpec
     out: list[ScenarioSpec] = []
     for si, raw_s in enumerate(data["scenarios"]):
         s_where = _join(where, f"scenarios.{si}")
-        if not isinstance(raw_s, Mapping):
-            p.add(s_where, "invalid_type", "a scenario is a mapping")
+        s_level = _level(p, s_where, raw_s, "a scenario", "intents")
+        if s_level is None:
             continue
-        for key in sorted(set(raw_s) - {"code", "name", "name_en", "intents"}):
-            p.add(_join(s_where, key), "unknown_field", "not a field of a scenario")
-        scenario = ScenarioSpec(
-            code=_clean_code(p, _join(s_where, "code"), raw_s.get("code")),
-            name=_clean_name(p, _join(s_where, "name"), raw_s.get("name"), required=True),
-            name_en=_clean_name(p, _join(s_where, "name_en"), raw_s.get("name_en"), required=False),
-        )
-        raw_intents = raw_s.get("intents") or []
-        if not isinstance(raw_intents, list):
-            p.add(_join(s_where, "intents"), "invalid_type", "must be a list")
-            raw_intents = []
-        for ii, raw_i in enumerate(raw_intents):
+        scenario = ScenarioSpec(code=s_level.code, name=s_level.name, name_en=s_level.name_en)
+        for ii, raw_i in enumerate(s_level.children):
             i_where = _join(s_where, f"intents.{ii}")
-            if not isinstance(raw_i, Mapping):
-                p.add(i_where, "invalid_type", "an intent is a mapping")
+            i_level = _level(p, i_where, raw_i, "an intent", "subintents")
+            if i_level is None:
                 continue
-            for key in sorted(set(raw_i) - {"code", "name", "name_en", "subintents"}):
-                p.add(_join(i_where, key), "unknown_field", "not a field of an intent")
-            intent = IntentSpec(
-                code=_clean_code(p, _join(i_where, "code"), raw_i.get("code")),
-                name=_clean_name(p, _join(i_where, "name"), raw_i.get("name"), required=True),
-                name_en=_clean_name(p, _join(i_where, "name_en"), raw_i.get("name_en"), required=False),
-            )
-            raw_subs = raw_i.get("subintents") or []
-            if not isinstance(raw_subs, list):
-                p.add(_join(i_where, "subintents"), "invalid_type", "must be a list")
-                raw_subs = []
-            for ui, raw_u in enumerate(raw_subs):
+            intent = IntentSpec(code=i_level.code, name=i_level.name, name_en=i_level.name_en)
+            for ui, raw_u in enumerate(i_level.children):
                 u_where = _join(i_where, f"subintents.{ui}")
                 if not isinstance(raw_u, Mapping):
                     p.add(u_where, "invalid_type", "a sub-intent is a mapping")

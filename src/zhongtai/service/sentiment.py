@@ -5,6 +5,9 @@ A lexicon written by the team, not a trained model: complaint and anger words we
 other way. A negator just before a word turns it around ("不差", "没问题" are not complaints,
 "不满意", "不好用" are), an intensifier before it (太, 非常, 简直 ...) makes it weigh more, and
 repeated ！/？ add anger. ``negativity`` maps the total to [0, 1]: 0 for a neutral question.
+In chat mode (the default, what the bot uses) the words that name a service request (退货, 退款,
+失败, 怎么回事, 坏了 ...) weigh as little as the weak words: asking for a refund is not anger.
+``chat=False`` scores a review, where they are complaints.
 
 bench/cs_sentiment.py measures it on Chinese shopping reviews (AUC and accuracy at a threshold
 chosen on one half and reported on the other). Reviews are not chat messages, and a lexicon misses
@@ -61,6 +64,7 @@ _NEGATIVE: dict[str, float] = {
         不能用 用不了 难用 不好用 不好 不行 不怎么样 不怎样 上当了 心塞 差 糟糕 糟透 太慢 慢死
         退货 退款 难吃 难看 难闻 臭 脏 吵 旧 太贵 不划算 不值这个价 坑 骗 气人 崩溃 悲剧 无法
         失败 麻烦 凑合 将就 勉强 一般般 呵呵 哎 唉 可惜 遗憾
+        问了三遍 问了几遍 问了好几遍 问了多少遍 说了几遍 说了多少遍 说了好几遍 反复问
         """
         ),
         _MEDIUM,
@@ -109,10 +113,27 @@ _PUNCT = re.compile(r"[!！]{2,}|[?？]{3,}|[!！?？]{3,}")
 _POSITIVE_WEIGHT = 0.7
 
 
-@lru_cache(maxsize=1)
-def _terms() -> list[tuple[str, float]]:
+# What a customer names when asking for after-sale help ("申请退货退款", "付款失败了怎么回事",
+# "收到有划痕"): in a review these are complaints, in a service chat they are the topic. In chat
+# mode they weigh as little as the weak words, so only anger, not the request itself, hands off.
+_SERVICE_TOPICS = frozenset(
+    _words(
+        """
+        退货 退款 失败 怎么回事 什么情况 有问题 出问题 问题 故障 坏了 破损 划痕 碎了 缺货 少发 漏发
+        错发 发错 不能用 用不了 还没到 还没收到 还没发货 一直没 麻烦 无法 毛病 漏水 异响 死机 卡顿
+        发烫 发热严重 掉漆 迟迟 质量问题
+        """
+    )
+)
+
+
+@lru_cache(maxsize=2)
+def _terms(chat: bool) -> list[tuple[str, float]]:
     """(term, weight) with negatives > 0 and positives < 0, longest first for greedy matching."""
     terms = dict(_NEGATIVE)
+    if chat:
+        for t in _SERVICE_TOPICS:
+            terms[t] = min(terms.get(t, _WEAK), _WEAK)
     for t, w in _POSITIVE.items():
         terms.setdefault(t, -w)
     for t in _NEUTRAL:
@@ -125,14 +146,15 @@ def _before(text: str, start: int, words: tuple[str, ...], reach: int = 3) -> bo
     return any(window.endswith(w) or (w in window and len(w) > 1) for w in words)
 
 
-def score(text: str) -> float:
-    """The raw lexicon total: negative words add, positive words subtract (see module doc)."""
+def score(text: str, *, chat: bool = True) -> float:
+    """The raw lexicon total: negative words add, positive words subtract (see module doc).
+    ``chat``: a customer-service message (service topics weigh little), else a review."""
     norm = normalise(text)
     if not norm:
         return 0.0
     taken = [False] * len(norm)
     negative = positive = 0.0
-    for term, weight in _terms():
+    for term, weight in _terms(chat):
         start = norm.find(term)
         while start >= 0:
             end = start + len(term)
@@ -158,10 +180,10 @@ def score(text: str) -> float:
     return negative - _POSITIVE_WEIGHT * positive
 
 
-def negativity(text: str) -> float:
+def negativity(text: str, *, chat: bool = True) -> float:
     """0 for neutral or positive text, approaching 1 the angrier it gets: one complaint word (投诉)
     ≈ 0.67, "太差了" ≈ 0.39, "太差了，我要投诉！！！" ≈ 0.85."""
-    raw = score(text)
+    raw = score(text, chat=chat)
     if raw <= 0:
         return 0.0
     return 1.0 - math.exp(-raw / 1.8)

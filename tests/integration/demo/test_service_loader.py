@@ -6,6 +6,7 @@ scripts from, checked against the services."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from sqlalchemy import func, select
 from zhongtai.auth import service as auth_service
 from zhongtai.db import Database, utcnow
 from zhongtai.demo.loader import ACTOR, load_demo
-from zhongtai.demo.service_data import fill_conversation
-from zhongtai.demo.service_loader import gather_facts
+from zhongtai.demo.service_data import AGENT_GREETINGS, fill_conversation
+from zhongtai.demo.service_loader import HOLDING_REPLIES, gather_facts
 from zhongtai.members import identity
 from zhongtai.members.identifiers import parse_identifiers
 from zhongtai.orders import service as orders_service
@@ -25,6 +26,8 @@ from zhongtai.service.models import Conversation, ConversationMessage
 from zhongtai.settings import Settings
 
 SEED = 7
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+ORDER_NUMBER = re.compile(r"ZT\d{6}[0-9A-Z]{8}")
 
 
 def test_the_small_demo_has_customer_service_history(db: Database, settings: Settings, tmp_path: Path) -> None:
@@ -78,6 +81,32 @@ def test_the_small_demo_has_customer_service_history(db: Database, settings: Set
         )
         assert agent_msgs is not None
         assert agent_msgs >= len(agent_closed)
+        # and what the bot and the agents wrote is finished text: no {placeholder} left unfilled
+        written = list(s.scalars(select(ConversationMessage).where(ConversationMessage.sender.in_(("bot", "agent")))))
+        assert [m.text for m in written if PLACEHOLDER.search(m.text)] == []
+        # and the agents answered the customer: an order the customer named was looked up and
+        # is in the reply that follows; not every reply is a greeting or a holding line
+        canned = set(AGENT_GREETINGS) | set(HOLDING_REPLIES)
+        replies = [m for m in written if m.sender == "agent"]
+        assert any(m.text not in canned for m in replies)
+        by_conv: dict[int, list[ConversationMessage]] = {}
+        for m in s.scalars(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id.in_([x.id for x in agent_closed]))
+            .order_by(ConversationMessage.seq)
+        ):
+            by_conv.setdefault(m.conversation_id, []).append(m)
+        looked_up = 0
+        for msgs in by_conv.values():
+            named: list[str] = []
+            for m in msgs:
+                if m.sender == "customer":
+                    named += ORDER_NUMBER.findall(m.text)
+                elif m.sender == "agent" and named:
+                    assert named[-1] in m.text, (named, m.text)
+                    looked_up += 1
+                    named = []
+        assert looked_up >= 1
         rated = [x for x in convs if x.satisfaction is not None]
         assert len(rated) == c["service_rated"] >= 5
         assert all(1 <= x.satisfaction <= 5 for x in rated if x.satisfaction is not None)

@@ -4,6 +4,7 @@ suggestions from the published knowledge base and the catalog. SQLite and Postgr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -20,11 +21,12 @@ from tests.factories import (
     make_key,
     make_user,
 )
+from tests.integration.service.chat_world import build_chat_world
 from zhongtai.auth.models import AuditEntry
 from zhongtai.db import Database, utcnow
 from zhongtai.members import identity, points
 from zhongtai.members.identifiers import IdentifierIn, IdKind
-from zhongtai.service import conversations, kb
+from zhongtai.service import agents, conversations, kb
 from zhongtai.service.models import ConversationMessage
 
 AGENT_API = "/api/v1/service/agent"
@@ -468,3 +470,69 @@ def test_no_suggestions_before_the_customer_asks_anything(client: TestClient, db
     resp = client.get(f"{AGENT_API}/conversations/{public_id}/suggestions", headers=login(client, "xiaowang"))
     assert resp.status_code == 200
     assert resp.json() == []
+
+
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def test_suggestions_answer_the_question_before_the_request_for_a_person(client: TestClient, db: Database) -> None:
+    # Given the shipped knowledge packs, an agent, and a member who asked about an order, then only
+    # asked for a person and greeted whoever would come
+    world = build_chat_world(db)
+    make_user(db, "xiaowang", "cs_agent")
+    number = world.orders["routed"]
+    public_id, _ = open_conversation(db, member_id=world.alice, name="王丽")
+    queue_it(db, public_id, says=(f"订单{number}现在什么状态了", "转人工", "在吗"))
+
+    # When the agent asks for suggestions
+    got = client.get(f"{AGENT_API}/conversations/{public_id}/suggestions", headers=login(client, "xiaowang")).json()
+
+    # Then nothing the bot says for itself is offered: not its hand-off, greeting or small talk
+    with db.transaction() as s:
+        published = kb.published(s)
+        assert published is not None
+        subs = [published.kb.get(g["subintent_code"]) for g in got if g["kind"] == "answer"]
+    assert subs
+    assert all(sub is not None and agents.for_a_person(sub) for sub in subs)
+    assert all(sub is not None and sub.action not in ("handoff", "greeting") for sub in subs)
+    assert not any("转接人工" in g["text"] for g in got)
+    # And the first answers the order question, filled from the order center, ready to send
+    first = got[0]
+    assert first["subintent_code"] == "insale.order_status"
+    assert first["missing"] == []
+    assert number in first["text"]
+    assert "已分配" in first["text"]
+    assert not PLACEHOLDER.search(first["text"])
+    # And complete suggestions come first; an incomplete one shows and lists what is left to fill
+    flags = [bool(g["missing"]) for g in got]
+    assert flags == sorted(flags)
+    for g in got:
+        assert {f"{{{name}}}" for name in g["missing"]} == set(PLACEHOLDER.findall(g["text"]))
+
+
+def test_no_knowledge_base_suggestion_when_the_customer_only_asked_for_a_person(
+    client: TestClient, db: Database
+) -> None:
+    # Given a customer whose only words were asking for a person
+    build_chat_world(db)
+    make_user(db, "xiaowang", "cs_agent")
+    public_id, _ = open_conversation(db)
+    queue_it(db, public_id, says=("转人工", "人工客服"))
+    # When the agent asks for suggestions, then none: the bot's "transferring you" is no answer
+    got = client.get(f"{AGENT_API}/conversations/{public_id}/suggestions", headers=login(client, "xiaowang")).json()
+    assert got == []
+
+
+def test_an_answer_whose_order_the_agent_cannot_read_stays_marked(client: TestClient, db: Database) -> None:
+    # Given the small knowledge base and a question naming an order that does not exist
+    build_desk(db)
+    small_kb(db)
+    public_id, _ = open_conversation(db)
+    queue_it(db, public_id, says=("订单 ZT261111ABCD2345 的快递到哪了", "转人工"))
+    got = client.get(f"{AGENT_API}/conversations/{public_id}/suggestions", headers=login(client, "xiaowang")).json()
+    # Then the question before "转人工" is answered; the order number is filled, the rest is marked
+    logistics = next(g for g in got if g["subintent_code"] == "shipping.order_eta")
+    assert logistics["text"] == "订单 ZT261111ABCD2345 预计 {eta} 送达。"
+    assert logistics["missing"] == ["eta"]
+    # And ranks after the complete answers
+    assert got.index(logistics) == len([g for g in got if not g["missing"]])

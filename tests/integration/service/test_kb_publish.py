@@ -162,7 +162,8 @@ def test_published_is_cached_per_version(db: Database) -> None:
     assert (first.version, second.version) == (1, 2)
     # An intent with a single example still trained in version 1.
     assert "shipping.carrier" in first.classifier.labels
-    assert [v.version for v in kb.versions(db.new_session())] == [2, 1]
+    with db.transaction(write=False) as s:
+        assert [v.version for v in kb.versions(s)] == [2, 1]
 
 
 def test_publish_needs_two_subintents_with_examples(db: Database) -> None:

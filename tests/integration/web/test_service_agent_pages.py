@@ -72,6 +72,29 @@ def test_the_desk_shows_the_queue_the_conversation_the_member_and_suggestions(cl
     assert "人工客服「xiaowang」已接入" in html
 
 
+def test_an_incomplete_suggestion_is_marked_and_ranked_after_the_complete_ones(
+    client: TestClient, db: Database
+) -> None:
+    # Given a question naming an order whose arrival date nobody filled, then "转人工"
+    build_desk(db)
+    small_kb(db)
+    public_id, _ = open_conversation(db)
+    queue_it(db, public_id, says=("订单 ZT261111ABCD2345 的快递到哪了", "转人工"))
+    login(client, "xiaowang")
+    # When the agent opens it
+    html = client.get(f"/service/agent?c={public_id}").text
+    # Then the incomplete suggestion shows its placeholder marked, after the complete ones
+    cards = re.findall(
+        r'<button type="button" class="sugg( partial)?" data-text="([^"]*)" data-missing="([^"]*)"', html
+    )
+    assert cards
+    assert [bool(partial) for partial, _t, _m in cards] == sorted(bool(partial) for partial, _t, _m in cards)
+    partial = [(text, missing) for flag, text, missing in cards if flag]
+    assert partial == [("订单 ZT261111ABCD2345 预计 {eta} 送达。", "eta")]
+    assert '<mark class="sugg-slot">{eta}</mark>' in html
+    assert "转接人工" not in "".join(text for _f, text, _m in cards)
+
+
 def test_the_desk_in_english(client: TestClient, db: Database) -> None:
     build_desk(db)
     public_id, _ = open_conversation(db)

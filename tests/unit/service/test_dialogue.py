@@ -60,6 +60,9 @@ KB = KnowledgeBase(
                 "insale.order_status", "订单状态", "order_status", ("order_number",), "订单{order_number}：{status}。"
             ),
             _sub("aftersale.return_apply", "申请退货", "create_return", ("order_number",)),
+            _sub("chitchat.thanks", "感谢", "thanks", text="不客气～"),
+            _sub("presale.product_card", "商品介绍", "product_card", ("sku",)),
+            _sub("invoice.types_copy", "发票类型", text="同名的另一个子意图。"),
         )
     },
 )
@@ -300,3 +303,101 @@ def test_sku_mentions_are_remembered_for_follow_ups() -> None:
     bot, _ = _bot({"P1-BLK 运费": ("shipping.fee", 0.8, [])}, ents={"P1-BLK 运费": _ents(skus=(mention,))})
     turn = Talk(bot).say("P1-BLK 运费")
     assert turn.state["skus"] == ["P1-BLK"]
+
+
+# ---------------------------------------------------------------- deciding, steering, pending topics
+
+
+def test_a_clear_lead_below_the_threshold_is_answered_a_weak_one_is_not() -> None:
+    table = {
+        "运费怎么算呀": ("shipping.fee", 0.34, [("invoice.types", 0.1)]),
+        "运费还是发票": ("shipping.fee", 0.34, [("invoice.types", 0.3)]),
+        "嗯那个": ("shipping.fee", 0.2, [("invoice.types", 0.05)]),
+    }
+    bot, _ = _bot(table, min_confidence=0.45)
+    assert Talk(bot).say("运费怎么算呀").outcome == "answered"  # 0.34 >= 0.67 * 0.45 and 3x the runner-up
+    assert Talk(bot).say("运费还是发票").outcome == "clarify"
+    assert Talk(bot).say("嗯那个").outcome == "fallback"  # below the floor
+
+
+def test_an_order_number_steers_to_the_order_questions() -> None:
+    # The classifier sees the message without the number.
+    table = {"现在啥情况": ("shipping.fee", 0.3, [("insale.order_status", 0.25)])}
+    ents = {"ZT261201AAAAAAAA 现在啥情况": _ents(order_numbers=("ZT261201AAAAAAAA",))}
+    bot, actions = _bot(table, ents=ents)
+    turn = Talk(bot).say("ZT261201AAAAAAAA 现在啥情况")
+    assert turn.subintent == "insale.order_status"
+    assert [call[0] for call in actions.calls] == ["order_status"]
+    assert turn.replies[0].text == "订单ZT261201AAAAAAAA：已发货。"
+    # Without the number the same scores stay with the fee (close: a clarification).
+    plain, _ = _bot(table)
+    assert Talk(plain).say("现在啥情况").subintent == "shipping.fee"
+
+
+def test_a_product_question_without_any_product_is_unlikely() -> None:
+    table = {"今天天气怎么样": ("presale.product_card", 0.5, [("shipping.fee", 0.1)])}
+    bot, _ = _bot(table)
+    turn = Talk(bot).say("今天天气怎么样")
+    assert turn.outcome == "fallback"
+    assert turn.confidence is not None
+    assert turn.confidence < 0.45
+
+
+def test_thanks_while_a_slot_waits_ends_the_topic() -> None:
+    table = {"查订单": ("insale.order_status", 0.9, []), "明白了，谢谢": ("chitchat.thanks", 0.6, [])}
+    bot, _ = _bot(table)
+    talk = Talk(bot)
+    assert talk.say("查订单").outcome == "slot"
+    turn = talk.say("明白了，谢谢")
+    assert (turn.outcome, turn.subintent, turn.replies[0].text) == ("chitchat", "chitchat.thanks", "不客气～")
+    assert turn.state["pending"] is None
+
+
+def test_dropping_the_pending_topic_reads_the_rest_afresh() -> None:
+    table = {"我要退货": ("aftersale.return_apply", 0.9, []), "问下运费": ("shipping.fee", 0.8, [])}
+    bot, _ = _bot(table)
+    talk = Talk(bot)
+    assert talk.say("我要退货").outcome == "slot"
+    turn = talk.say("算了不退了，问下运费")
+    assert (turn.outcome, turn.subintent) == ("answered", "shipping.fee")
+    assert turn.state["pending"] is None
+    again = Talk(bot)
+    again.say("我要退货")
+    assert again.say("算了").state["pending"] is None
+
+
+def test_a_worded_confirmation_completes_the_return() -> None:
+    table = {"退货": ("aftersale.return_apply", 0.9, [])}
+    ents = {"ZT261201AAAAAAAA": _ents(order_numbers=("ZT261201AAAAAAAA",))}
+    bot, actions = _bot(table, ents=ents)
+    talk = Talk(bot)
+    talk.say("退货")
+    assert talk.say("ZT261201AAAAAAAA").state["confirm"] is not None
+    done = talk.say("对，确认提交")
+    assert done.replies[0].text == "create_return ZT261201AAAAAAAA"
+    assert actions.calls[-1][1]["confirmed"] is True
+
+
+def test_yes_and_no_in_several_words() -> None:
+    assert all(is_yes(m) for m in ("确认", "对，确认提交", "好的", "嗯嗯 可以", "OK sure"))
+    assert not any(is_yes(m) for m in ("买重复了", "好的，谢谢", "不要"))
+    assert all(is_no(m) for m in ("不用了", "算了吧", "no thanks", "不取消了"))
+
+
+def test_asking_whether_a_person_is_there_hands_off() -> None:
+    bot, _ = _bot({})
+    assert Talk(bot).say("有人工吗").handoff == "requested"
+
+
+def test_fallback_suggestions_are_listed_once() -> None:
+    table = {"嗯": ("invoice.types", 0.1, [("invoice.types_copy", 0.09), ("shipping.fee", 0.05)])}
+    bot, _ = _bot(table)
+    turn = Talk(bot).say("嗯")
+    labels = [q["label"] for q in turn.replies[0].payload["quick_replies"]]
+    assert labels == ["发票类型", "运费", "转人工"]
+
+
+def test_no_clarification_between_two_kinds_of_small_talk() -> None:
+    bot, _ = _bot({"ok 谢了": ("chitchat.thanks", 0.38, [("chitchat.ok", 0.33)])})
+    turn = Talk(bot).say("ok 谢了")
+    assert (turn.outcome, turn.subintent) == ("chitchat", "chitchat.thanks")

@@ -381,6 +381,12 @@ def test_month_day_far_ahead_is_last_year(catalog: CatalogIndex) -> None:
         ("bookpro14pro2023", ()),
         ("机器编号 g5tw9a3cxb12", ("G5TW9A3CXB12",)),  # but a long, thoroughly mixed token is
         ("我的订单是250612345678", ()),
+        # A bare 15-digit number that passes the Luhn check is a phone's IMEI, not an order id ...
+        ("查保修 490154203237518", ("490154203237518",)),
+        ("490154203237518这台机器保修到哪天", ("490154203237518",)),
+        # ... unless the customer says it is an order, or the check fails.
+        ("订单号490154203237518", ()),
+        ("查一下 490154203237517", ()),
     ],
 )
 def test_serials(text: str, expected: tuple[str, ...], catalog: CatalogIndex) -> None:
@@ -486,3 +492,26 @@ def test_catalog_index_from_the_catalog_and_its_invalidation(db: Database) -> No
         rebuilt = entities.catalog_index(s)
     assert rebuilt is not index
     assert [m.code for m in extract("nova 8", rebuilt, today=TODAY).skus] == ["NOVA8-256-BK"]
+
+
+def test_a_luhn_valid_15_digit_number_is_a_serial_not_an_order(catalog: CatalogIndex) -> None:
+    found = extract("查保修 490154203237518", catalog, today=TODAY)
+    assert found.order_numbers == ()
+    assert extract("订单号490154203237518", catalog, today=TODAY).order_numbers == ("490154203237518",)
+    assert extract("查一下 490154203237517", catalog, today=TODAY).order_numbers == ("490154203237517",)
+
+
+def test_a_model_said_without_its_tier_word() -> None:
+    # Customers drop "Pro": "P700" is the P700 Pro (and its filter) when there is no plain P700;
+    # where a plain Q60 exists, "Q60" stays the Q60.
+    rows = [
+        _row("P700P-WH", "极客 P700 Pro 空气净化器 白", "P700P", "极客 P700 Pro 空气净化器"),
+        _row("P300-WH", "极客 P300 空气净化器 白", "P300", "极客 P300 空气净化器"),
+        _row("Q60-BK", "极客 Q60 手机 黑", "Q60", "极客 Q60 手机"),
+        _row("Q60P-BK", "极客 Q60 Pro 手机 黑", "Q60P", "极客 Q60 Pro 手机"),
+    ]
+    index = CatalogIndex(rows)
+    assert _skus("P300和P700差在哪", index) == ["P300-WH", "P700P-WH"]
+    assert _skus("Q60怎么样", index) == ["Q60-BK"]
+    assert _skus("Q60 Pro怎么样", index) == ["Q60P-BK"]
+    assert _skus("P70怎么样", index) == []

@@ -14,6 +14,7 @@ session, plus the snippet to copy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -83,6 +84,15 @@ def local_iso(ctx: PageContext) -> Callable[[str], str]:
     return show
 
 
+def text_parts(text: str, missing: list[str]) -> list[tuple[str, bool]]:
+    """A suggestion's text in pieces, each with whether it is a ``{placeholder}`` the agent must
+    still fill (the desk marks those)."""
+    if not missing:
+        return [(text, False)]
+    slot = re.compile("(" + "|".join(re.escape("{" + name + "}") for name in missing) + ")")
+    return [(piece, bool(slot.fullmatch(piece))) for piece in slot.split(text) if piece]
+
+
 def channel_names(ctx: PageContext) -> dict[str, str]:
     return {c.code: ctx.name_of(c) for c in channels_service.list_channels(ctx.session)}
 
@@ -131,6 +141,7 @@ def agent_desk(ctx: Console, c: Annotated[str | None, Query(max_length=32)] = No
         labels_json=json.dumps(_labels(ctx), ensure_ascii=False),
         me=me,
         local_iso=local_iso(ctx),
+        text_parts=text_parts,
     )
 
 

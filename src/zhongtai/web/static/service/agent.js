@@ -73,8 +73,13 @@
   }
 
   function showError(text) {
+    // The alert takes room from the desk: a conversation read to its end stays at its end.
+    var pinned = thread && thread.scrollHeight - thread.scrollTop - thread.clientHeight < 8;
     errorBox.textContent = text;
     errorBox.hidden = !text;
+    if (pinned) {
+      thread.scrollTop = thread.scrollHeight;
+    }
   }
 
   function api(method, path, body) {
@@ -278,6 +283,42 @@
     setCount("count-bot", data.counts.bot || 0);
   }
 
+  // A suggestion's text in pieces: the {placeholders} still to fill (``missing``) apart.
+  function textParts(text, missing) {
+    var parts = [];
+    var rest = text;
+    while (missing.length) {
+      var at = -1;
+      var name = "";
+      missing.forEach(function (m) {
+        var i = rest.indexOf("{" + m + "}");
+        if (i >= 0 && (at < 0 || i < at)) {
+          at = i;
+          name = m;
+        }
+      });
+      if (at < 0) {
+        break;
+      }
+      if (at > 0) {
+        parts.push({ text: rest.slice(0, at), slot: false });
+      }
+      parts.push({ text: "{" + name + "}", slot: true });
+      rest = rest.slice(at + name.length + 2);
+    }
+    if (rest) {
+      parts.push({ text: rest, slot: false });
+    }
+    return parts;
+  }
+
+  // The placeholders a reply still holds ({eta}): never sent as they are.
+  var SLOT = /\{[a-z_]+\}/g;
+
+  function unfilled(text) {
+    return text.match(SLOT) || [];
+  }
+
   function renderSuggestions(list) {
     var box = document.getElementById("suggestions");
     if (!box) {
@@ -291,14 +332,22 @@
     list.forEach(function (s) {
       var b = box.appendChild(el("button", "sugg"));
       b.type = "button";
+      var missing = s.missing || [];
       b.setAttribute("data-text", s.text);
+      b.setAttribute("data-missing", missing.join(","));
+      if (missing.length) {
+        b.classList.add("partial");
+      }
       var head = b.appendChild(el("span", "sugg-head", s.kind === "product" ? s.sku_code : english && s.subintent_name_en ? s.subintent_name_en : s.subintent_name));
       if (s.confidence !== null && s.confidence !== undefined) {
         head.appendChild(el("em", "", Math.round(s.confidence * 100) + "%"));
       }
-      b.appendChild(el("span", "sugg-text", s.text));
-      if (s.missing && s.missing.length) {
-        b.appendChild(el("span", "sugg-miss", labels.missing + " " + s.missing.join(", ")));
+      var body = b.appendChild(el("span", "sugg-text"));
+      textParts(s.text, missing).forEach(function (part) {
+        body.appendChild(part.slot ? el("mark", "sugg-slot", part.text) : document.createTextNode(part.text));
+      });
+      if (missing.length) {
+        b.appendChild(el("span", "sugg-miss", labels.missing + " " + missing.join(", ")));
       }
     });
   }
@@ -388,8 +437,14 @@
     }
     var sugg = event.target.closest ? event.target.closest(".sugg") : null;
     if (sugg && replyText) {
-      replyText.value = sugg.getAttribute("data-text") || "";
+      var text = sugg.getAttribute("data-text") || "";
+      replyText.value = text;
       replyText.focus();
+      // An incomplete suggestion: its first placeholder is selected, typing replaces it.
+      var first = text.search(SLOT);
+      if (first >= 0) {
+        replyText.setSelectionRange(first, first + unfilled(text)[0].length);
+      }
     }
   });
 
@@ -399,6 +454,14 @@
       event.preventDefault();
       var text = replyText.value.trim();
       if (!text) {
+        return;
+      }
+      var left = unfilled(text);
+      if (left.length) {
+        showError(labels.missing + " " + left.join(", "));
+        var at = replyText.value.indexOf(left[0]);
+        replyText.focus();
+        replyText.setSelectionRange(at, at + left[0].length);
         return;
       }
       var send = document.getElementById("btn-send");
