@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--think", default="2-6", help="seconds a customer types before the next message (LOW-HIGH)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=None, help="default: bench/results/cs_load.json, cs_load_pg.json with --pg")
     args = parser.parse_args(argv)
     out = Console(stderr=True)
     run = f"{os.getpid()}-{int(time.time())}"
@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "second_round_p95_ms": _ms(_percentile(second.latencies, 0.95)),
         },
     }
-    path = Path(args.out)
+    path = Path(args.out) if args.out else (RESULTS.with_name("cs_load_pg.json") if args.pg else RESULTS)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     out.print({"typing": typing_phase, "back_to_back": burst_phase, "warmup": report["warmup"]})
