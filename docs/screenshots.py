@@ -554,8 +554,9 @@ def agent_desk_tour(page: Page, base: str, out: Path) -> None:
     with page.expect_navigation():
         page.click("#btn-accept")
     page.wait_for_selector("#reply-form")
-    if page.query_selector(".sugg"):
-        page.click(".sugg")
+    # A complete suggestion (one with {placeholders} left to fill is refused until they are).
+    if page.query_selector(".sugg:not(.partial)"):
+        page.click(".sugg:not(.partial)")
     else:
         page.fill("#reply-text", "您好，我是客服赵敏，马上为您处理。")
     page.click("#btn-send")

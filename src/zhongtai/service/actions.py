@@ -115,6 +115,10 @@ CARRIER_ZH = {
 GIFT_WORDS = ("赠品", "赠送", "买赠", "送好礼", "加赠", "gift")
 
 
+def _display_name(d: SkuDetailOut, lang: str) -> str:
+    return d.name_en if lang == "en" and d.name_en else d.name
+
+
 @dataclass
 class ActionResult:
     text: str = ""
@@ -966,6 +970,11 @@ class Actions:
         except DomainError:
             return None
 
+    def _product(self, slots: dict[str, Any], st: State, entities: Entities) -> SkuDetailOut | None:
+        """The product the question is about: the slot, the message, or the conversation's last."""
+        code = self._sku(slots, st, entities)
+        return self._detail(code) if code else None
+
     def _price_fen(self, d: SkuDetailOut) -> int:
         for cp in d.channel_prices:
             if cp.channel_code == self.ctx.channel_code:
@@ -998,11 +1007,10 @@ class Actions:
     def _do_product_card(
         self, sub: SubIntent, slots: dict[str, Any], st: State, entities: Entities, message: str, lang: str
     ) -> ActionResult:
-        code = self._sku(slots, st, entities)
-        d = self._detail(code) if code else None
+        d = self._product(slots, st, entities)
         if d is None:
             return self._ask_sku(slots, lang)
-        name = d.name_en if lang == "en" and d.name_en else d.name
+        name = _display_name(d, lang)
         price = yuan(self._price_fen(d), d.currency)
         points = "；".join(d.selling_points[:3])
         text = t(lang, f"{name}，售价 {price}。", f"{name}, {price}.")
@@ -1023,11 +1031,10 @@ class Actions:
     def _do_product_param(
         self, sub: SubIntent, slots: dict[str, Any], st: State, entities: Entities, message: str, lang: str
     ) -> ActionResult:
-        code = self._sku(slots, st, entities)
-        d = self._detail(code) if code else None
+        d = self._product(slots, st, entities)
         if d is None:
             return self._ask_sku(slots, lang)
-        name = d.name_en if lang == "en" and d.name_en else d.name
+        name = _display_name(d, lang)
         values = {p.code: p for p in [*d.parameters, *d.attributes]}
         asked = [values[a] for a in entities.attributes if a in values]
         if entities.attributes and not asked:
@@ -1131,11 +1138,10 @@ class Actions:
     def _do_product_gifts(
         self, sub: SubIntent, slots: dict[str, Any], st: State, entities: Entities, message: str, lang: str
     ) -> ActionResult:
-        code = self._sku(slots, st, entities)
-        d = self._detail(code) if code else None
+        d = self._product(slots, st, entities)
         if d is None:
             return self._ask_sku(slots, lang)
-        name = d.name_en if lang == "en" and d.name_en else d.name
+        name = _display_name(d, lang)
         gifts = [p for p in [*d.selling_points, *d.tags] if any(w in p.lower() for w in GIFT_WORDS)]
         if gifts:
             text = t(lang, f"{name} 目前的活动：{'；'.join(gifts)}。", f"Current offer on {name}: {'; '.join(gifts)}.")
@@ -1167,11 +1173,10 @@ class Actions:
     def _do_product_stock(
         self, sub: SubIntent, slots: dict[str, Any], st: State, entities: Entities, message: str, lang: str
     ) -> ActionResult:
-        code = self._sku(slots, st, entities)
-        d = self._detail(code) if code else None
+        d = self._product(slots, st, entities)
         if d is None:
             return self._ask_sku(slots, lang)
-        name = d.name_en if lang == "en" and d.name_en else d.name
+        name = _display_name(d, lang)
         try:
             avail = inventory.sku_availability(self.session, self.bot, d.code, channel_code=self.ctx.channel_code)
         except DomainError:
@@ -1208,8 +1213,7 @@ class Actions:
     def _do_product_recommend(
         self, sub: SubIntent, slots: dict[str, Any], st: State, entities: Entities, message: str, lang: str
     ) -> ActionResult:
-        code = self._sku(slots, st, entities)
-        d = self._detail(code) if code else None
+        d = self._product(slots, st, entities)
         category = self._category_in(message) if d is None else None
         if d is None and category is None:
             return ActionResult(

@@ -1284,12 +1284,7 @@ def _apply(
                 "name_en": s_spec.name_en,
                 "position": s_pos if replace else scenario.position,
             }
-            if _differs(scenario, wanted):
-                counts["scenarios"].updated += 1
-                if write:
-                    _assign(scenario, wanted)
-            else:
-                counts["scenarios"].unchanged += 1
+            _update(scenario, wanted, counts["scenarios"], write=write)
         scenario_id = scenario.id if scenario is not None else None
         next_i = 0
         for i_pos, i_spec in enumerate(s_spec.intents):
@@ -1316,12 +1311,7 @@ def _apply(
                     "name_en": i_spec.name_en,
                     "position": i_pos if replace else intent.position,
                 }
-                if _differs(intent, wanted_i):
-                    counts["intents"].updated += 1
-                    if write:
-                        _assign(intent, wanted_i)
-                else:
-                    counts["intents"].unchanged += 1
+                _update(intent, wanted_i, counts["intents"], write=write)
             intent_id = intent.id if intent is not None else None
             next_i += 1
             for u_pos, u_spec in enumerate(i_spec.subintents):
@@ -1411,6 +1401,16 @@ def _assign(obj: object, wanted: Mapping[str, Any]) -> None:
     for key, value in wanted.items():
         if getattr(obj, key) != value:
             setattr(obj, key, value)
+
+
+def _update(obj: object, wanted: Mapping[str, Any], count: LevelCounts, *, write: bool) -> None:
+    """Counts ``obj`` as updated (and, when writing, updates it) or as unchanged."""
+    if _differs(obj, wanted):
+        count.updated += 1
+        if write:
+            _assign(obj, wanted)
+    else:
+        count.unchanged += 1
 
 
 def _result(counts: dict[str, LevelCounts], mode: str, dry_run: bool) -> ImportResultOut:
