@@ -77,7 +77,9 @@ _HUMAN = re.compile(
 )
 # A yes (or a no) is a message made only of such words ("对，确认提交", "好的确认", "ok sure").
 _YES = re.compile(
-    r"^(是的?|对的?|嗯+|好的?|好滴|好呀|好啊|确认|确定|可以|行|没问题|继续|要的?|需要|提交|申请|办理|吧|呀|啊|了|"
+    # "确定取消" confirms a cancellation: 取消 alone is a no, after 确定/确认/要 it is the verb confirmed.
+    r"^(是的?|对的?|嗯+|好的?|好滴|好呀|好啊|确认|确定|确定取消|确认取消|要取消|就取消|可以|行|没问题|继续|要的?|需要|提交|"
+    r"申请|办理|吧|呀|啊|了|"
     r"yes|yep|yeah|y|ok|okay|sure|confirm|please)+$"
 )
 _NO = re.compile(r"^(不是?|不用了?|不要了?|算了|取消|否|不需要|没有|没事了?|先不|暂时|了|吧|no|n|nope|cancel|thanks)+$")

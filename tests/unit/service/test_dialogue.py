@@ -401,3 +401,14 @@ def test_no_clarification_between_two_kinds_of_small_talk() -> None:
     bot, _ = _bot({"ok 谢了": ("chitchat.thanks", 0.38, [("chitchat.ok", 0.33)])})
     turn = Talk(bot).say("ok 谢了")
     assert (turn.outcome, turn.subintent) == ("chitchat", "chitchat.thanks")
+
+
+@pytest.mark.parametrize("text", ["是的，确定取消", "确认取消", "好的确认"])
+def test_confirming_a_cancellation_is_a_yes(text: str) -> None:
+    assert is_yes(text)
+    assert not is_no(text)
+
+
+def test_cancel_alone_is_still_a_no() -> None:
+    assert is_no("取消")
+    assert not is_yes("取消")
