@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.principal import Principal
@@ -31,9 +30,9 @@ from zhongtai.errors import DomainError
 from zhongtai.inventory import service as inventory
 from zhongtai.orders import service as orders
 from zhongtai.orders.schemas import OrderOut, ReturnLineIn
+from zhongtai.service import conversation_repository as conversation_repo
 from zhongtai.service.dialogue import ConversationContext, State, t
 from zhongtai.service.knowledge import SubIntent
-from zhongtai.service.models import Conversation
 
 if TYPE_CHECKING:
     from zhongtai.catalog.schemas import SkuDetailOut
@@ -214,12 +213,7 @@ class Actions:
     def wait_minutes(self, default_s: int) -> int:
         """The expected wait for a person: the median wait of the channel's last accepted
         hand-offs, or the SLA when there is no history yet."""
-        rows = self.session.execute(
-            select(Conversation.queued_at, Conversation.accepted_at)
-            .where(Conversation.channel_code == self.ctx.channel_code, Conversation.accepted_at.is_not(None))
-            .order_by(Conversation.accepted_at.desc())
-            .limit(WAIT_SAMPLE)
-        ).all()
+        rows = conversation_repo.recent_waits(self.session, self.ctx.channel_code, WAIT_SAMPLE)
         waits = sorted((a - q).total_seconds() for q, a in rows if q is not None and a is not None and a >= q)
         seconds = waits[len(waits) // 2] if waits else default_s
         return max(1, math.ceil(seconds / 60))

@@ -34,6 +34,7 @@ from zhongtai.members import cards as member_cards
 from zhongtai.money import Money
 from zhongtai.orders import service as orders_service
 from zhongtai.service import actions as bot_actions
+from zhongtai.service import conversation_repository as conversation_repo
 from zhongtai.service import conversations
 from zhongtai.service.knowledge import SubIntent
 from zhongtai.service.models import Conversation, ConversationMessage
@@ -127,7 +128,7 @@ def _display_names(session: Session, user_ids: Sequence[int | None]) -> dict[int
 
 
 def _find(session: Session, public_id: str) -> Conversation:
-    conv = session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+    conv = conversation_repo.by_public_id(session, public_id)
     if conv is None:
         raise not_found("conversation", public_id)
     return conv

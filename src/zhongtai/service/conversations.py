@@ -33,6 +33,7 @@ from zhongtai.db import utcnow
 from zhongtai.errors import InvalidTransition, NotFound, PermissionDenied, invalid, not_found
 from zhongtai.members import identity as members
 from zhongtai.members.identifiers import IdentifierIn
+from zhongtai.service import conversation_repository as conversation_repo
 from zhongtai.service import dialogue
 from zhongtai.service.models import Conversation, ConversationMessage
 from zhongtai.service.schemas_chat import RESOLUTIONS, ConversationOut, MessageOut, StartedConversation
@@ -69,10 +70,7 @@ def _scene_of(channel_kind: str) -> str:
 
 
 def _find(session: Session, public_id: str, *, for_update: bool = False) -> Conversation | None:
-    stmt = select(Conversation).where(Conversation.public_id == public_id)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return session.scalar(stmt)
+    return conversation_repo.by_public_id(session, public_id, for_update=for_update)
 
 
 def _authorised(session: Session, actor: Principal, public_id: str, token: str | None, *, lock: bool) -> Conversation:

@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhongtai.auth.permissions import Role
@@ -37,8 +36,8 @@ from zhongtai.channels import service as channels_service
 from zhongtai.db import utcnow
 from zhongtai.errors import NotFound, Unauthenticated, ValidationFailed, invalid
 from zhongtai.money import Money
+from zhongtai.service import conversation_repository as conversation_repo
 from zhongtai.service import conversations
-from zhongtai.service.models import Conversation, ConversationMessage
 from zhongtai.service.schemas_chat import MessageOut
 
 REPLAY_WINDOW_S = 300
@@ -233,32 +232,10 @@ def _undelivered(session: Session, public_id: str, external_id: str | None) -> l
     """What an agent (or the desk) said between the customer's previous message and this one: a
     passive reply is the only way it reaches the customer. Depends only on the stored messages, so
     a retried delivery gets the same reply."""
-    conv = session.scalar(select(Conversation).where(Conversation.public_id == public_id))
+    conv = conversation_repo.by_public_id(session, public_id)
     if conv is None:
         return []
-    customer = select(ConversationMessage).where(
-        ConversationMessage.conversation_id == conv.id, ConversationMessage.sender == "customer"
-    )
-    this = (
-        session.scalar(customer.where(ConversationMessage.external_id == external_id))
-        if external_id
-        else session.scalar(customer.order_by(ConversationMessage.seq.desc()).limit(1))
-    )
-    if this is None:
-        return []
-    previous = session.scalar(
-        customer.where(ConversationMessage.seq < this.seq).order_by(ConversationMessage.seq.desc()).limit(1)
-    )
-    between = session.scalars(
-        select(ConversationMessage)
-        .where(
-            ConversationMessage.conversation_id == conv.id,
-            ConversationMessage.seq > (previous.seq if previous is not None else 0),
-            ConversationMessage.seq < this.seq,
-            ConversationMessage.sender.in_(("agent", "system")),
-        )
-        .order_by(ConversationMessage.seq)
-    )
+    between = conversation_repo.staff_messages_before(session, conv.id, external_id)
     return [conversations.message_out(m) for m in between if m.text.strip()]
 
 
