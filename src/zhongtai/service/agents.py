@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from zhongtai.auth import audit
@@ -164,24 +163,6 @@ def _own_or_supervised(actor: Principal, conv: Conversation, verb: str) -> None:
 # ================================================================ the queue
 
 
-def _last_customer_texts(session: Session, conversation_ids: Sequence[int]) -> dict[int, str]:
-    if not conversation_ids:
-        return {}
-    last = (
-        select(ConversationMessage.conversation_id, func.max(ConversationMessage.seq).label("seq"))
-        .where(ConversationMessage.conversation_id.in_(conversation_ids), ConversationMessage.sender == "customer")
-        .group_by(ConversationMessage.conversation_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(ConversationMessage.conversation_id, ConversationMessage.text).join(
-            last,
-            (last.c.conversation_id == ConversationMessage.conversation_id) & (last.c.seq == ConversationMessage.seq),
-        )
-    )
-    return {cid: text for cid, text in rows}
-
-
 def _item(conv: Conversation, now: datetime, sla: int, names: dict[int, str], preview: str) -> QueueItemOut:
     wait = _wait_s(conv, now)
     return QueueItemOut(
@@ -210,26 +191,12 @@ def queue(session: Session, principal: Principal, *, now: datetime | None = None
     """The conversations waiting for a person, VIPs first then the longest waiting, followed by the
     ones agents are on (the caller's first). A constant number of queries."""
     at = now or utcnow()
-    waiting = list(
-        session.scalars(
-            select(Conversation)
-            .where(Conversation.status == "queued")
-            .order_by(Conversation.priority.desc(), Conversation.queued_at, Conversation.id)
-            .limit(QUEUE_LIMIT)
-        )
-    )
-    mine_first = (Conversation.assigned_user_id == (principal.id if principal.kind == "user" else -1)).desc()
-    taken = list(
-        session.scalars(
-            select(Conversation)
-            .where(Conversation.status == "agent")
-            .order_by(mine_first, Conversation.accepted_at, Conversation.id)
-            .limit(QUEUE_LIMIT)
-        )
-    )
+    waiting = conversation_repo.waiting(session, QUEUE_LIMIT)
+    me = principal.id if principal.kind == "user" and principal.id is not None else -1
+    taken = conversation_repo.with_agents(session, me, QUEUE_LIMIT)
     rows = waiting + taken
     names = _display_names(session, [c.assigned_user_id for c in taken])
-    previews = _last_customer_texts(session, [c.id for c in rows])
+    previews = conversation_repo.last_customer_texts(session, [c.id for c in rows])
     slas: dict[str, int] = {}
     return [_item(c, at, _sla_of(session, c.channel_code, slas), names, previews.get(c.id, "")) for c in rows]
 
@@ -237,9 +204,7 @@ def queue(session: Session, principal: Principal, *, now: datetime | None = None
 def queue_view(session: Session, principal: Principal, *, now: datetime | None = None) -> QueueOut:
     """The queue with the number of conversations per status and how many waiting ones breach their SLA."""
     items = queue(session, principal, now=now)
-    counts = dict.fromkeys(STATUSES, 0)
-    for status, n in session.execute(select(Conversation.status, func.count()).group_by(Conversation.status)):
-        counts[status] = int(n)
+    counts = dict.fromkeys(STATUSES, 0) | conversation_repo.count_by_status(session)
     breached = sum(1 for i in items if i.status == "queued" and i.sla_breached)
     return QueueOut(items=items, counts=counts, breached=breached)
 
@@ -247,13 +212,7 @@ def queue_view(session: Session, principal: Principal, *, now: datetime | None =
 def agents(session: Session) -> list[AgentOut]:
     """Active people who may take conversations (transfer targets), with how many each has now."""
     roles = [r.value for r in Role if Perm.SERVICE_AGENT in permissions_for(r) and r is not Role.INTEGRATOR]
-    active = dict(
-        session.execute(
-            select(Conversation.assigned_user_id, func.count())
-            .where(Conversation.status == "agent")
-            .group_by(Conversation.assigned_user_id)
-        ).all()
-    )
+    active = conversation_repo.count_by_agent(session)
     out: list[AgentOut] = []
     cursor: str | None = None
     while True:
@@ -368,13 +327,7 @@ def accept(session: Session, actor: Principal, public_id: str, *, now: datetime 
     at = now or utcnow()
     conv = _find(session, public_id)
     user_id = _person(actor)
-    claimed = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conv.id, Conversation.status == "queued")
-        .values(status="agent", assigned_user_id=user_id, accepted_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not conversation_repo.claim(session, conv.id, user_id, at):
         current = conversations.locked_conversation(session, public_id)
         holder = _display_names(session, [current.assigned_user_id]).get(current.assigned_user_id or 0, "")
         raise Conflict(
@@ -526,12 +479,7 @@ def for_a_person(sub: SubIntent) -> bool:
 
 
 def _recent_customer_messages(session: Session, conv: Conversation) -> list[ConversationMessage]:
-    rows = session.scalars(
-        select(ConversationMessage)
-        .where(ConversationMessage.conversation_id == conv.id, ConversationMessage.sender == "customer")
-        .order_by(ConversationMessage.seq.desc())
-        .limit(QUESTION_LOOKBACK)
-    )
+    rows = conversation_repo.recent_customer_messages(session, conv.id, QUESTION_LOOKBACK)
     return [m for m in rows if m.text.strip()]
 
 

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,13 +130,7 @@ def message_out(msg: ConversationMessage) -> MessageOut:
 
 
 def messages_of(session: Session, conv: Conversation, *, after_seq: int = 0) -> list[ConversationMessage]:
-    return list(
-        session.scalars(
-            select(ConversationMessage)
-            .where(ConversationMessage.conversation_id == conv.id, ConversationMessage.seq > after_seq)
-            .order_by(ConversationMessage.seq)
-        )
-    )
+    return conversation_repo.messages_after(session, conv.id, after_seq)
 
 
 def conversation_out(session: Session, conv: Conversation, *, with_messages: bool = True) -> ConversationOut:
@@ -226,13 +219,7 @@ def start(
 
     existing: Conversation | None = None
     if customer_ref:
-        existing = session.scalar(
-            select(Conversation).where(
-                Conversation.channel_code == channel_code,
-                Conversation.customer_ref == customer_ref,
-                Conversation.opened_key == "open",
-            )
-        )
+        existing = conversation_repo.open_conversation_of(session, channel_code, customer_ref)
         if existing is not None and (
             is_trusted or (token is not None and hmac.compare_digest(hash_token(token), existing.token_hash))
         ):
@@ -272,13 +259,7 @@ def start(
             session.flush()
     except IntegrityError:
         # Someone opened this customer's conversation a moment ago: continue that one if allowed.
-        existing = session.scalar(
-            select(Conversation).where(
-                Conversation.channel_code == channel_code,
-                Conversation.customer_ref == customer_ref,
-                Conversation.opened_key == "open",
-            )
-        )
+        existing = conversation_repo.open_conversation_of(session, channel_code, customer_ref)
         if existing is not None and is_trusted:
             return StartedConversation(
                 public_id=existing.public_id,
@@ -338,11 +319,7 @@ def customer_message(
         raise invalid((TEXT_FIELD, "too_long", f"at most {MAX_TEXT} characters"))
     conv = _authorised(session, actor, public_id, token, lock=True)
     if external_id is not None:
-        seen = session.scalar(
-            select(ConversationMessage).where(
-                ConversationMessage.conversation_id == conv.id, ConversationMessage.external_id == external_id
-            )
-        )
+        seen = conversation_repo.message_by_external_id(session, conv.id, external_id)
         if seen is not None:
             return [message_out(m) for m in _replies_to(session, conv, seen)]
     if conv.status == "closed":

@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,9 +27,10 @@ from zhongtai.db import Database, utcnow
 from zhongtai.errors import DomainError
 from zhongtai.jobs import schedule
 from zhongtai.orders import service as orders
+from zhongtai.service import conversation_repository as conversation_repo
 from zhongtai.service import conversations
 from zhongtai.service.actions import DEFAULT_WARRANTY_MONTHS, local_date
-from zhongtai.service.models import CareMessage, Conversation, ConversationMessage
+from zhongtai.service.models import CareMessage, Conversation
 
 CARE = "service.care-messages"
 CLOSE_IDLE = "service.close-idle"
@@ -56,18 +56,8 @@ def care_candidates(session: Session, now: datetime, limit: int = BATCH) -> list
     due = orders.delivered_member_orders(session, since=now - CARE_UNTIL, until=now - CARE_AFTER, limit=limit * 4)
     if not due:
         return []
-    sent = set(
-        session.scalars(select(CareMessage.order_number).where(CareMessage.order_number.in_([o.number for o in due])))
-    )
-    contacts = {
-        (m, c)
-        for m, c in session.execute(
-            select(Conversation.member_id, Conversation.channel_code).where(
-                Conversation.member_id.in_(sorted({o.member_id for o in due})),
-                Conversation.last_message_at >= now - RECENT_CONTACT,
-            )
-        )
-    }
+    sent = conversation_repo.care_sent(session, [o.number for o in due])
+    contacts = conversation_repo.recent_contacts(session, [o.member_id for o in due], now - RECENT_CONTACT)
     return [o.number for o in due if o.number not in sent and (o.member_id, o.channel_code) in contacts][:limit]
 
 
@@ -119,21 +109,12 @@ def _care_text(session: Session, number: str, now: datetime) -> tuple[str, dict[
 def send_care(session: Session, number: str, *, now: datetime | None = None) -> bool:
     """One care message for the order (False when already sent or no longer due)."""
     at = now or utcnow()
-    if session.scalar(select(CareMessage.id).where(CareMessage.order_number == number)) is not None:
+    if conversation_repo.care_sent(session, [number]):
         return False
     buyer = orders.order_buyer(session, number)
     if buyer is None or buyer.member_id is None:
         return False
-    recent = session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.member_id == buyer.member_id,
-            Conversation.channel_code == buyer.channel_code,
-            Conversation.last_message_at >= at - RECENT_CONTACT,
-        )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .limit(1)
-    )
+    recent = conversation_repo.latest_of_member(session, buyer.member_id, buyer.channel_code, at - RECENT_CONTACT)
     if recent is None:
         return False
     if recent.status in ("queued", "agent"):
@@ -180,42 +161,22 @@ def _care_conversation(session: Session, previous: Conversation, at: datetime) -
 
 
 def _has_open(session: Session, previous: Conversation) -> bool:
-    return (
-        session.scalar(
-            select(Conversation.id).where(
-                Conversation.channel_code == previous.channel_code,
-                Conversation.customer_ref == previous.customer_ref,
-                Conversation.opened_key == "open",
-            )
-        )
-        is not None
-    )
+    return conversation_repo.open_conversation_of(session, previous.channel_code, previous.customer_ref) is not None
 
 
 # ================================================================ idle conversations
 
 
 def idle_conversations(session: Session, now: datetime, limit: int = BATCH) -> list[str]:
-    return list(
-        session.scalars(
-            select(Conversation.public_id)
-            .where(Conversation.status.in_(("bot", "queued")), Conversation.last_message_at < now - IDLE_AFTER)
-            .order_by(Conversation.last_message_at)
-            .limit(limit)
-        )
-    )
+    return conversation_repo.idle_public_ids(session, now - IDLE_AFTER, limit)
 
 
 def idle_resolution(session: Session, conv: Conversation) -> str:
     """``self`` when the bot answered the customer's last question and no person was asked for."""
     if conv.handoff_reason is not None or conv.status != "bot":
         return "abandoned"
-    last: ConversationMessage | None = session.scalar(
-        select(ConversationMessage)
-        .where(ConversationMessage.conversation_id == conv.id, ConversationMessage.sender == "customer")
-        .order_by(ConversationMessage.seq.desc())
-        .limit(1)
-    )
+    latest = conversation_repo.recent_customer_messages(session, conv.id, 1)
+    last = latest[0] if latest else None
     return "self" if last is not None and last.outcome in ANSWERED else "abandoned"
 
 
