@@ -1368,26 +1368,24 @@ def _apply(
         named_s = {s.code for s in specs}
         named_i = {i.code for s in specs for i in s.intents}
         named_u = {u.code for s in specs for i in s.intents for u in i.subintents}
-        for code, sub in draft.subintents.items():
-            if code not in named_u:
-                counts["subintents"].deleted += 1
-                if write:
-                    repo.delete_answers_of(session, sub.id)
-                    session.delete(sub)
+        # Children first: a sub-intent's answers, then sub-intents, intents, scenarios.
+        gone_u = [sub for code, sub in draft.subintents.items() if code not in named_u]
         if write:
-            session.flush()
-        for code, intent in draft.intents.items():
-            if code not in named_i:
-                counts["intents"].deleted += 1
-                if write:
-                    session.delete(intent)
-        if write:
-            session.flush()
-        for code, scenario in draft.scenarios.items():
-            if code not in named_s:
-                counts["scenarios"].deleted += 1
-                if write:
-                    session.delete(scenario)
+            for sub in gone_u:
+                repo.delete_answers_of(session, sub.id)
+        _delete_unnamed(session, gone_u, counts["subintents"], write=write)
+        _delete_unnamed(
+            session,
+            [i for code, i in draft.intents.items() if code not in named_i],
+            counts["intents"],
+            write=write,
+        )
+        _delete_unnamed(
+            session,
+            [sc for code, sc in draft.scenarios.items() if code not in named_s],
+            counts["scenarios"],
+            write=write,
+        )
     if write:
         session.flush()
     return counts
@@ -1401,6 +1399,16 @@ def _assign(obj: object, wanted: Mapping[str, Any]) -> None:
     for key, value in wanted.items():
         if getattr(obj, key) != value:
             setattr(obj, key, value)
+
+
+def _delete_unnamed(session: Session, rows: Sequence[object], count: LevelCounts, *, write: bool) -> None:
+    """Counts ``rows`` as deleted and, when writing, deletes them (flushed, so that the next level's
+    rows are no longer referenced)."""
+    count.deleted += len(rows)
+    if write:
+        for row in rows:
+            session.delete(row)
+        session.flush()
 
 
 def _update(obj: object, wanted: Mapping[str, Any], count: LevelCounts, *, write: bool) -> None:
