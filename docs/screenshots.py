@@ -23,6 +23,7 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -619,8 +620,52 @@ def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     page.goto(f"{base}/lang/zh-CN?next=/")
 
 
+def wait_for_lake(page: Page, base: str, timeout_s: float = 240.0) -> bool:
+    """The copy's lake is built by the server's sink in its first seconds (a full export of the
+    copied database): wait until the sales dashboard has figures."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.goto(f"{base}/analytics/sales")
+        if not page.query_selector("#lake-empty"):
+            return True
+        time.sleep(3)
+    return False
+
+
+def analytics_tour(page: Page, base: str, out: Path) -> None:
+    """The data platform: sales, inventory, members (growth, RFM, 4A), store traffic, touchpoint
+    health and maturity, the touchpoint registry and one touchpoint; the sales dashboard filtered
+    to one channel and in English."""
+    if not wait_for_lake(page, base):
+        print("  (the analytics store stayed empty: dashboards shot without data)")
+    page.goto(f"{base}/analytics/sales?start={(datetime.now(UTC) - timedelta(days=89)).date()}")
+    shoot(page, out, "55-analytics-sales")
+    page.goto(f"{base}/analytics/inventory")
+    shoot(page, out, "56-analytics-inventory")
+    page.goto(f"{base}/analytics/members?start={(datetime.now(UTC) - timedelta(days=89)).date()}")
+    shoot(page, out, "57-analytics-members")
+    page.goto(f"{base}/analytics/traffic")
+    shoot(page, out, "58-analytics-traffic")
+    page.goto(f"{base}/analytics/touchpoints")
+    shoot(page, out, "59-analytics-touchpoints")
+    page.goto(f"{base}/analytics/maturity")
+    shoot(page, out, "60-analytics-maturity")
+    page.goto(f"{base}/touchpoints")
+    shoot(page, out, "61-touchpoints")
+    first = page.query_selector("a[href^='/touchpoints/']")
+    href = first.get_attribute("href") if first else None
+    if href:
+        page.goto(f"{base}{href}")
+        shoot(page, out, "62-touchpoint")
+    page.goto(f"{base}/lang/en?next={quote('/analytics/sales?channel=pos', safe='')}")
+    shoot(page, out, "63-analytics-sales-en")
+    page.goto(f"{base}/lang/zh-CN?next=/")
+
+
 def manager_tour(page: Page, base: str, out: Path) -> None:
     shoot(page, out, "21-manager-home")
+    page.goto(f"{base}/analytics/sales")
+    shoot(page, out, "64-manager-analytics-sales")
     page.goto(f"{base}/locations")
     shoot(page, out, "22-manager-locations")
     page.goto(f"{base}/locations/DC-WH")
@@ -682,6 +727,7 @@ def main() -> None:
                 forecasting_tour(page, base, args.out)
                 replenishment_tour(page, base, args.out)
                 service_console_tour(page, base, args.out)
+                analytics_tour(page, base, args.out)
                 widget_tour(page, base, args.out, widget_order(url))
                 member = richest_member(url)
                 members_tour(page, base, args.out, member)

@@ -138,10 +138,11 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 
 @pytest.fixture
-def settings(db: Database) -> Settings:
+def settings(db: Database, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=db.url,
+        analytics_dir=tmp_path / "lake",
         run_worker=False,
         service_warm_up=False,
         log_json=False,

@@ -34,6 +34,7 @@ API_PREFIX = "/api/v1"
 
 def register_tasks() -> None:
     # Importing a context's tasks module registers its job handlers and named schedules.
+    import zhongtai.analytics.tasks
     import zhongtai.catalog.tasks
     import zhongtai.channels.tasks
     import zhongtai.forecasting.tasks
@@ -42,7 +43,8 @@ def register_tasks() -> None:
     import zhongtai.orders.tasks
     import zhongtai.platform_tasks
     import zhongtai.replenishment.tasks
-    import zhongtai.service.tasks  # noqa: F401
+    import zhongtai.service.tasks
+    import zhongtai.touchpoints.tasks  # noqa: F401
 
 
 def problem_response(error: DomainError, request: Request) -> JSONResponse:
@@ -101,6 +103,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = database
+    from zhongtai.analytics.lake import Lake
+
+    app.state.lake = Lake.for_settings(settings)
+    from zhongtai.analytics.tasks import register_lake
+
+    register_lake(database, app.state.lake, settings)
     app.state.metrics = metrics
     app.state.key_touches = {}
 
@@ -150,6 +158,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     def metrics_endpoint(_: Annotated[Principal, Depends(require(Perm.METRICS_READ))]) -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
+    from zhongtai.analytics.api_members import router as analytics_members_router
+    from zhongtai.analytics.api_sales import router as analytics_sales_router
+    from zhongtai.analytics.api_status import router as analytics_status_router
+    from zhongtai.analytics.api_touchpoints import router as analytics_touchpoints_router
     from zhongtai.auth.api import router as auth_router
     from zhongtai.catalog.api import router as catalog_router
     from zhongtai.channels.api import router as channels_router
@@ -168,6 +180,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from zhongtai.service.api_kb import router as service_kb_router
     from zhongtai.service.api_trainer import router as service_trainer_router
     from zhongtai.service.api_wecom import router as service_wecom_router
+    from zhongtai.touchpoints.api import router as touchpoints_router
 
     for router in (
         auth_router,
@@ -187,6 +200,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         service_wecom_router,
         service_insight_router,
         service_trainer_router,
+        touchpoints_router,
+        analytics_sales_router,
+        analytics_members_router,
+        analytics_touchpoints_router,
+        analytics_status_router,
         jobs_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

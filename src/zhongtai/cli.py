@@ -9,6 +9,7 @@ import click
 import typer
 from rich.console import Console
 
+from zhongtai.analytics.cli import app as analytics_app
 from zhongtai.forecasting.cli import app as forecast_app
 from zhongtai.service.cli import app as service_app
 from zhongtai.settings import get_settings
@@ -24,6 +25,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(members_app, name="members")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(service_app, name="service")
+app.add_typer(analytics_app, name="analytics")
 out = Console()
 
 

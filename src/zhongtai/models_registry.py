@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import zhongtai.analytics.models
     import zhongtai.auth.models
     import zhongtai.catalog.models
     import zhongtai.channels.models
@@ -14,4 +15,5 @@ def import_all_models() -> None:
     import zhongtai.orders.models
     import zhongtai.outbox
     import zhongtai.replenishment.models
-    import zhongtai.service.models  # noqa: F401
+    import zhongtai.service.models
+    import zhongtai.touchpoints.models  # noqa: F401

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # Load the bot's dictionaries and published model at startup (in a background thread), so
     # that the first customer's reply does not pay for it. Tests switch it off.
     service_warm_up: bool = True
+    # The columnar store (Parquet files DuckDB reads). Unset: beside a SQLite database file
+    # (var/zhongtai.db -> var/zhongtai-analytics/), var/analytics/<database> for PostgreSQL.
+    analytics_dir: Path | None = None
+    # How often the worker's sink copies new events and facts into it (seconds).
+    analytics_sync_s: float = 5.0
+    # Staged events already in the lake are deleted after this many days (0: kept; `rebuild` needs them).
+    analytics_purge_staged_days: int = 0
 
     @property
     def is_production(self) -> bool:

@@ -16,6 +16,9 @@ class Role(StrEnum):
     # The publishable key of the embeddable chat widget: it can only open and continue its own
     # conversations (each carries a token of its own), nothing else.
     CHAT_WIDGET = "chat_widget"
+    # A device or system at a touchpoint (a store's camera system, an interactive screen, a web
+    # shop's tracker): it can only push its events and heartbeats.
+    TOUCHPOINT = "touchpoint"
 
 
 class Perm(StrEnum):
@@ -59,6 +62,12 @@ class Perm(StrEnum):
     SERVICE_AGENT = "service:agent"
     SERVICE_READ = "service:read"
     SERVICE_WRITE = "service:write"
+    # Touchpoints and the data platform: push events and heartbeats (touchpoint systems and
+    # integrators); register and edit touchpoints, inspect rejected events; read the dashboards
+    # and the touchpoint maturity (store roles: their stores' figures).
+    EVENTS_WRITE = "events:write"
+    TOUCHPOINTS_WRITE = "touchpoints:write"
+    ANALYTICS_READ = "analytics:read"
     # Unmasked personal data (phone, e-mail, address). Members and orders check it.
     PII_READ = "pii:read"
 
@@ -89,6 +98,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SERVICE_READ,
             Perm.SERVICE_WRITE,
             Perm.SERVICE_AGENT,
+            Perm.TOUCHPOINTS_WRITE,
+            Perm.ANALYTICS_READ,
         }
     ),
     Role.STORE_MANAGER: frozenset(
@@ -105,6 +116,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MEMBERS_WRITE,
             Perm.POINTS_WRITE,
             Perm.PLANNING_READ,
+            Perm.ANALYTICS_READ,
         }
     ),
     # A guide enrols and serves the customer in front of them: the card is masked (no pii:read).
@@ -113,12 +125,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _READ
         | {Perm.CONSOLE, Perm.PII_READ, Perm.RETURNS_WRITE, Perm.MEMBERS_WRITE, Perm.SERVICE_AGENT, Perm.SERVICE_READ}
     ),
-    Role.ANALYST: frozenset(_READ | {Perm.CONSOLE, Perm.JOBS_READ, Perm.PLANNING_READ, Perm.SERVICE_READ}),
+    Role.ANALYST: frozenset(
+        _READ | {Perm.CONSOLE, Perm.JOBS_READ, Perm.PLANNING_READ, Perm.SERVICE_READ, Perm.ANALYTICS_READ}
+    ),
     # Machines: read the catalog and stock, hold stock and push orders for their channel. No console.
     Role.INTEGRATOR: frozenset(
-        _READ | {Perm.INVENTORY_RESERVE, Perm.ORDERS_CAPTURE, Perm.MEMBERS_WRITE, Perm.POINTS_WRITE, Perm.SERVICE_CHAT}
+        _READ
+        | {
+            Perm.INVENTORY_RESERVE,
+            Perm.ORDERS_CAPTURE,
+            Perm.MEMBERS_WRITE,
+            Perm.POINTS_WRITE,
+            Perm.SERVICE_CHAT,
+            Perm.EVENTS_WRITE,
+        }
     ),
     Role.CHAT_WIDGET: frozenset({Perm.SERVICE_CHAT}),
+    Role.TOUCHPOINT: frozenset({Perm.EVENTS_WRITE}),
 }
 
 # Roles whose every store-owned query is limited to the stores assigned to them.

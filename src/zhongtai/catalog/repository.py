@@ -279,3 +279,39 @@ def replace_links(session: Session, sku_id: int, links: dict[str, list[int]], *,
             for pos, linked in enumerate(linked_ids)
         ]
     )
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def sku_export_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Every SKU with its SPU's category (and that category's id path) and brand name."""
+    stmt = (
+        select(
+            Sku.id,
+            Sku.code,
+            Sku.name,
+            Sku.name_en,
+            Sku.spu_id,
+            Spu.category_id,
+            Category.path,
+            Brand.name,
+            Sku.list_price_fen,
+            Sku.sale_price_fen,
+            Sku.unit_cost_fen,
+            Sku.lifecycle,
+            Sku.created_at,
+        )
+        .join(Spu, Spu.id == Sku.spu_id)
+        .join(Category, Category.id == Spu.category_id)
+        .outerjoin(Brand, Brand.id == Spu.brand_id)
+        .order_by(Sku.id)
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def category_export_rows(session: Session) -> list[tuple[Any, ...]]:
+    stmt = select(
+        Category.id, Category.parent_id, Category.code, Category.name, Category.name_en, Category.path, Category.depth
+    ).order_by(Category.id)
+    return [tuple(r) for r in session.execute(stmt)]

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -1447,3 +1448,41 @@ def catalog_fingerprint(session: Session) -> tuple[object, ...]:
         )
     ).one()
     return tuple(row)
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def export_skus(session: Session) -> pl.DataFrame:
+    """Every SKU as the lake's ``skus`` table. ``category_path`` is the category's stored path of
+    ids, "/<root id>/.../<own id>/", so "under category 7" is ``LIKE '%/7/%'``."""
+    schema: dict[str, Any] = {
+        "sku_id": pl.Int32,
+        "code": pl.Utf8,
+        "name": pl.Utf8,
+        "name_en": pl.Utf8,
+        "spu_id": pl.Int32,
+        "category_id": pl.Int32,
+        "category_path": pl.Utf8,
+        "brand": pl.Utf8,
+        "list_price_fen": pl.Int64,
+        "sale_price_fen": pl.Int64,
+        "unit_cost_fen": pl.Int64,
+        "lifecycle": pl.Utf8,
+        "created_at": pl.Datetime("us", "UTC"),
+    }
+    return pl.DataFrame(repo.sku_export_rows(session), schema=schema, orient="row")
+
+
+def export_categories(session: Session) -> pl.DataFrame:
+    """Every category as the lake's ``categories`` table."""
+    schema: dict[str, Any] = {
+        "category_id": pl.Int32,
+        "parent_id": pl.Int32,
+        "code": pl.Utf8,
+        "name": pl.Utf8,
+        "name_en": pl.Utf8,
+        "path": pl.Utf8,
+        "depth": pl.Int32,
+    }
+    return pl.DataFrame(repo.category_export_rows(session), schema=schema, orient="row")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from zhongtai.auth import service as auth_service
@@ -138,3 +139,9 @@ def unknown_codes(session: Session, codes: Sequence[str]) -> list[str]:
     """The codes among ``codes`` that name no channel (for validation that lists every bad one)."""
     wanted = sorted(set(codes))
     return sorted(set(wanted) - repo.existing_codes(session, wanted)) if wanted else []
+
+
+def export_channels(session: Session) -> pl.DataFrame:
+    """Every channel as the lake's ``channels`` table (code, names, kind, platform)."""
+    rows = [(c.code, c.name, c.name_en, c.kind, c.platform) for c in repo.list_all(session)]
+    return pl.DataFrame(rows, schema=["code", "name", "name_en", "kind", "platform"], orient="row")

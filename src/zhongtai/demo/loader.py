@@ -31,13 +31,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from zhongtai.analytics.lake import Lake
 from zhongtai.auth import service as auth_service
 from zhongtai.auth.principal import Principal
 from zhongtai.catalog import service as catalog_service
 from zhongtai.catalog.schemas import CategoryNode
 from zhongtai.channels import service as channel_service
 from zhongtai.db import Database, utcnow
-from zhongtai.demo import forecast_data, history_loader, live_orders, member_loader, replenishment_data, service_loader
+from zhongtai.demo import (
+    forecast_data,
+    history_loader,
+    live_orders,
+    member_loader,
+    replenishment_data,
+    service_loader,
+    touchpoint_data,
+    touchpoint_loader,
+)
 from zhongtai.demo.catalog_data import CatalogPlan, Scale
 from zhongtai.demo.network_data import NetworkPlan
 from zhongtai.demo.order_history import OrderHistory, beijing_date, build_order_history
@@ -83,6 +93,9 @@ class DemoSummary:
     users: tuple[DemoUser, ...] = ()
     password: str = field(default="", repr=False)
     api_key: str | None = field(default=None, repr=False)
+    # A store camera system's ``touchpoint`` key and the touchpoint it posts for.
+    touchpoint_key: str | None = field(default=None, repr=False)
+    touchpoint_key_code: str | None = None
     credentials_path: Path | None = None
 
 
@@ -149,6 +162,7 @@ def load_demo(
                     loader.service()
                     loader.counts["forecast_events"] = forecast_data.load_planning(session, ACTOR, day)
                     loader.counts |= replenishment_data.load_replenishment(session, ACTOR, plan)
+                    loader.touchpoints(day)
         finally:
             if stitching is not None:
                 stitching.close()
@@ -157,6 +171,8 @@ def load_demo(
             raise RuntimeError(f"demo stock does not match its ledger: {mismatches[:5]}")
         below_safety = inventory_service.stock_summary(session, ACTOR).below_safety_count
         counts = loader.counts | {"below_safety_stock": below_safety}
+    if history:  # after the commit: the sink reads what the transaction wrote
+        counts |= _sync_lake(db, settings, out)
     summary = DemoSummary(
         loaded=True,
         seed=seed,
@@ -166,12 +182,23 @@ def load_demo(
         users=tuple(loader.users),
         password=settings.demo_password,
         api_key=loader.api_key,
+        touchpoint_key=loader.touchpoint_key,
+        touchpoint_key_code=loader.touchpoint_key_code,
         credentials_path=credentials_path or DEFAULT_CREDENTIALS_PATH,
     )
     assert summary.credentials_path is not None
     write_credentials(summary, summary.credentials_path)
     print_summary(out, summary)
     return summary
+
+
+def _sync_lake(db: Database, settings: Settings, out: Console) -> dict[str, int]:
+    """The dashboards' lake filled from what the load committed (see ``touchpoint_loader``)."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=out) as progress:
+        task = progress.add_task("分析数据湖 analytics lake (full sync)", total=1)
+        counts = touchpoint_loader.sync_lake(db, Lake.for_settings(settings), tz=settings.default_timezone)
+        progress.advance(task)
+    return counts
 
 
 def _scale(scale: str) -> Scale:
@@ -193,6 +220,8 @@ class _Loader:
         self.counts: dict[str, int] = {}
         self.users: list[DemoUser] = []
         self.api_key: str | None = None
+        self.touchpoint_key: str | None = None
+        self.touchpoint_key_code: str | None = None
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self.order_history: OrderHistory | None = None
@@ -216,7 +245,11 @@ class _Loader:
             steps["members"] = ("会员与统一身份 members (OneID)", member_loader.STEPS)
             steps["live"] = ("今日订单 today's orders", sum(n for _, n in live_orders.scenario_counts(self.plan.scale)))
             steps["service"] = ("智能客服与对话 customer service, conversations", None)
-            order = ("reference", "catalog", "safety", "generate", "stock", "orders", "members", "live", "service")
+            steps["touchpoints"] = ("全触点与事件 touchpoints, events", touchpoint_loader.STEPS)
+            order = (
+                "reference", "catalog", "safety", "generate", "stock", "orders", "members", "live", "service",
+                "touchpoints",
+            )  # fmt: skip
             steps = {k: steps[k] for k in order}
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -525,6 +558,22 @@ class _Loader:
         for problem in load.failed[:5]:
             self.out.print(f"[yellow]demo: a conversation was left out: {problem}[/yellow]")
 
+    def touchpoints(self, today: date) -> None:
+        """The touchpoint registry and the last months of its events, heartbeats and rejections,
+        consistent with the orders and members (see ``touchpoint_loader``)."""
+        assert self.order_history is not None, "history_stock first"
+        load = touchpoint_loader.load_touchpoints(
+            self.session,
+            ACTOR,
+            self.plan,
+            self.order_history,
+            today=today,
+            now=utcnow(),
+            advance=lambda n: self._advance("touchpoints", n),
+        )
+        self.counts |= load.counts
+        self.touchpoint_key, self.touchpoint_key_code = load.api_key, load.api_key_touchpoint
+
     def safety_stock(self) -> None:
         """Before the receipts: setting a safety stock creates the balance row, so that the
         receipt that follows updates it in one statement instead of three."""
@@ -612,6 +661,12 @@ def credentials_text(summary: DemoSummary) -> str:
         f"ZHONGTAI_DEMO_API_KEY={summary.api_key or ''}",
         "",
     ]
+    if summary.touchpoint_key:
+        lines += [
+            f"# Touchpoint key of {summary.touchpoint_key_code}: POST /api/v1/events and heartbeats",
+            f"ZHONGTAI_DEMO_TOUCHPOINT_KEY={summary.touchpoint_key}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -658,6 +713,14 @@ def print_summary(out: Console, summary: DemoSummary) -> None:
             f"{c.get('service_agent_closed', 0):,} by agents, {c.get('service_abandoned', 0):,} abandoned, "
             f"{c.get('service_queued', 0)} waiting in the queue, {c.get('service_rated', 0):,} rated"
         )
+    if c.get("touchpoints"):
+        out.print(
+            f"touchpoints: {c['touchpoints']} registered ({c.get('touchpoints_planned', 0)} planned), "
+            f"{c.get('touchpoint_events', 0):,} events over {touchpoint_data.WINDOW_DAYS} days "
+            f"({c.get('touchpoint_member_events', 0):,} attributed to members), "
+            f"{c.get('touchpoint_heartbeats', 0):,} heartbeats, {c.get('touchpoint_rejections', 0):,} rejected; "
+            f"lake: {c.get('lake_events', 0):,} events, {c.get('lake_sales', 0):,} sales lines"
+        )
     table = Table(title="演示账号 demo users", show_lines=False)
     for column in ("username", "password", "role", "stores"):
         table.add_column(column)
@@ -665,4 +728,6 @@ def print_summary(out: Console, summary: DemoSummary) -> None:
         table.add_row(u.username, summary.password if u.created else "(unchanged)", u.role, " ".join(u.store_codes))
     out.print(table)
     out.print(f"integrator API key: [bold]{summary.api_key}[/bold]")
+    if summary.touchpoint_key:
+        out.print(f"touchpoint API key ({summary.touchpoint_key_code}): [bold]{summary.touchpoint_key}[/bold]")
     out.print(f"saved to {summary.credentials_path}")

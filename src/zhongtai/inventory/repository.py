@@ -570,3 +570,78 @@ def draft_transfer_sums(session: Session, location_ids: Sequence[int]) -> list[t
         .group_by(TransferLine.sku_id, Transfer.source_location_id, Transfer.dest_location_id)
     )
     return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in session.execute(stmt)]
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def movement_rows_after(session: Session, after_id: int, limit: int) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` stock movements with an id above ``after_id``, in id order (the ledger only grows)."""
+    stmt = (
+        select(
+            StockMovement.id,
+            StockMovement.occurred_at,
+            StockMovement.type,
+            StockMovement.sku_id,
+            StockMovement.location_id,
+            StockMovement.on_hand_delta,
+            StockMovement.on_hand_after,
+            StockMovement.reference_type,
+        )
+        .where(StockMovement.id > after_id, _settled(session, after_id))
+        .order_by(StockMovement.id)
+        .limit(limit)
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def _settled(session: Session, after_id: int) -> Any:
+    """On PostgreSQL, the ledger rows before the first one written by a transaction not older than
+    the oldest still running in this database: an id drawn by a transaction in flight may be lower
+    than ids already visible, and the reader must not pass it (see touchpoints/export.py, which
+    the same rule guards). Always true on SQLite (one writer at a time)."""
+    from sqlalchemy import text, true
+
+    if session.get_bind().dialect.name != "postgresql":
+        return true()
+    oldest = session.execute(
+        text(
+            "SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_xid IS NOT NULL ORDER BY age(backend_xid) DESC LIMIT 1"
+        )
+    ).scalar()
+    if oldest is None:
+        return true()
+    not_older = text(
+        "(((stock_movements.xmin::text::bigint) - :oldest_xid + 4294967296) % 4294967296) < 2147483648"
+    ).bindparams(oldest_xid=int(oldest))
+    unsettled = select(func.min(StockMovement.id)).where(StockMovement.id > after_id, not_older).scalar_subquery()
+    return or_(unsettled.is_(None), StockMovement.id < unsettled)
+
+
+def balance_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Every stock balance row (sku, location, on hand, reserved, in transit, safety stock)."""
+    stmt = select(
+        StockBalance.sku_id,
+        StockBalance.location_id,
+        StockBalance.on_hand,
+        StockBalance.reserved,
+        StockBalance.in_transit,
+        StockBalance.safety_stock,
+    ).order_by(StockBalance.sku_id, StockBalance.location_id)
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def location_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Every location (active or not: old sales still name it)."""
+    stmt = select(
+        Location.id,
+        Location.code,
+        Location.name,
+        Location.name_en,
+        Location.type,
+        Location.region,
+        Location.province,
+        Location.city,
+    ).order_by(Location.id)
+    return [tuple(r) for r in session.execute(stmt)]

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Select, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -2548,3 +2549,48 @@ def locations_of_types(session: Session, types: Sequence[str], *, active_only: b
     if active_only:
         stmt = stmt.where(Location.is_active.is_(True))
     return [_location_out(loc) for loc in session.scalars(stmt.order_by(Location.id))]
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+_UTC_TS = pl.Datetime("us", "UTC")
+
+
+def export_movements_after(session: Session, after_id: int, limit: int) -> pl.DataFrame:
+    """Up to ``limit`` ledger rows after ``after_id`` as the lake's ``stock_movements`` columns
+    (without ``day``, which the sink derives in the business time zone)."""
+    schema: dict[str, Any] = {
+        "id": pl.Int64,
+        "occurred_at": _UTC_TS,
+        "type": pl.Utf8,
+        "sku_id": pl.Int32,
+        "location_id": pl.Int32,
+        "on_hand_delta": pl.Int32,
+        "on_hand_after": pl.Int32,
+        "reference_type": pl.Utf8,
+    }
+    return pl.DataFrame(repo.movement_rows_after(session, after_id, limit), schema=schema, orient="row")
+
+
+def export_balances(session: Session, snapshot_at: datetime) -> pl.DataFrame:
+    """Every balance as the lake's ``stock_balances``: available = on hand - reserved."""
+    schema: dict[str, Any] = {
+        "sku_id": pl.Int32,
+        "location_id": pl.Int32,
+        "on_hand": pl.Int32,
+        "reserved": pl.Int32,
+        "in_transit": pl.Int32,
+        "safety_stock": pl.Int32,
+    }
+    frame = pl.DataFrame(repo.balance_rows(session), schema=schema, orient="row")
+    return frame.with_columns(
+        (pl.col("on_hand") - pl.col("reserved")).alias("available"),
+        pl.lit(snapshot_at).cast(_UTC_TS).alias("snapshot_at"),
+    )
+
+
+def export_locations(session: Session) -> pl.DataFrame:
+    """Every location as the lake's ``locations`` table."""
+    names = ["location_id", "code", "name", "name_en", "type", "region", "province", "city"]
+    schema: dict[str, Any] = {n: pl.Utf8 for n in names} | {"location_id": pl.Int32}
+    return pl.DataFrame(repo.location_rows(session), schema=schema, orient="row")

@@ -310,3 +310,37 @@ def erase_graph(session: Session, member_id: int, family: Sequence[int]) -> None
     session.execute(delete(Identifier).where(Identifier.member_id == member_id))
     session.execute(delete(MemberTag).where(MemberTag.member_id == member_id))
     session.execute(delete(CannotLink).where(or_(CannotLink.a_id.in_(family), CannotLink.b_id.in_(family))))
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def member_export_rows(session: Session) -> list[tuple[Any, ...]]:
+    """Active members with their order aggregates and RFM (no personal data but gender and tier)."""
+    from zhongtai.members.models import MemberStats
+
+    stmt = (
+        select(
+            Member.id,
+            Member.code,
+            func.coalesce(Member.enrolled_at, Member.first_seen_at),
+            Member.enrolled_channel,
+            Member.enrolled_location_id,
+            Member.preferred_location_id,
+            Member.tier,
+            Member.gender,
+            Member.guide_user_id.is_not(None),
+            MemberStats.orders_count,
+            MemberStats.spend_fen,
+            MemberStats.first_order_at,
+            MemberStats.last_order_at,
+            MemberStats.r_score,
+            MemberStats.f_score,
+            MemberStats.m_score,
+            MemberStats.segment,
+        )
+        .outerjoin(MemberStats, MemberStats.member_id == Member.id)
+        .where(Member.status == "active")
+        .order_by(Member.id)
+    )
+    return [tuple(r) for r in session.execute(stmt)]

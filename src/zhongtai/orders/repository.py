@@ -489,3 +489,60 @@ def daily_demand_rows(
 def first_order_at(session: Session) -> datetime | None:
     first: datetime | None = session.scalar(select(func.min(Order.placed_at)))
     return first
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def sales_line_rows(session: Session, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+    """Every line of the orders placed in [since, until), with its order's fields and the location
+    of the first active fulfilment that carries it (None before routing), in line id order."""
+    fulfil = (
+        select(Fulfilment.location_id)
+        .join(FulfilmentLine, FulfilmentLine.fulfilment_id == Fulfilment.id)
+        .where(FulfilmentLine.order_line_id == OrderLine.id, Fulfilment.status.in_(ACTIVE_FULFILMENT))
+        .order_by(Fulfilment.id)
+        .limit(1)
+        .correlate(OrderLine)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            OrderLine.id,
+            OrderLine.order_id,
+            Order.number,
+            Order.channel_code,
+            Order.store_location_id,
+            fulfil,
+            Order.member_id,
+            Order.placed_at,
+            Order.paid_at,
+            Order.status,
+            OrderLine.sku_id,
+            OrderLine.quantity,
+            OrderLine.cancelled,
+            OrderLine.returned,
+            OrderLine.unit_price_fen,
+            OrderLine.total_fen,
+            Order.currency,
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.placed_at >= since, Order.placed_at < until)
+        .order_by(OrderLine.id)
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def placed_range(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and the last ``placed_at`` of all orders."""
+    row = session.execute(select(func.min(Order.placed_at), func.max(Order.placed_at))).one()
+    return row[0], row[1]
+
+
+def placed_at_of_changed_orders(session: Session, since: datetime) -> list[datetime]:
+    """``placed_at`` of the orders changed after ``since``: stamped ``updated_at`` (status
+    transitions) or a timeline entry (payment, return, refund, line cancellation). A scan of both
+    tables: fine at the demo's scale; an index on ``order_events.at`` would serve a large one."""
+    stamped = select(Order.placed_at).where(Order.updated_at > since)
+    logged = select(Order.placed_at).where(Order.id.in_(select(OrderEvent.order_id).where(OrderEvent.at > since)))
+    return [r[0] for r in session.execute(stamped.union(logged))]

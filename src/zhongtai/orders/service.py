@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import polars as pl
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -2264,3 +2265,49 @@ def pseudonymise_buyers(session: Session, actor: Principal, member_ids: Sequence
     for number in numbers:
         record(session, actor, "order.pseudonymise", "order", number, after={"member": pseudonym})
     return len(numbers)
+
+
+# ---------------------------------------------------------------- analytics export (read-only)
+
+
+def export_sales_lines(session: Session, since: datetime, until: datetime) -> pl.DataFrame:
+    """The lines of the orders placed in [since, until) as the lake's ``sales`` columns (without
+    the local calendar columns and the unit cost, which the sink adds). ``store_location_id`` is the
+    order's own store (POS, click & collect); ``fulfil_location_id`` the location of the line's first
+    active fulfilment. ``net_quantity`` = quantity - cancelled - returned; ``net_fen`` is
+    ``total_fen`` pro rata to it, rounded half up, in integer fen."""
+    columns: dict[str, Any] = {
+        "line_id": pl.Int64,
+        "order_id": pl.Int64,
+        "order_number": pl.Utf8,
+        "channel_code": pl.Utf8,
+        "store_location_id": pl.Int32,
+        "fulfil_location_id": pl.Int32,
+        "member_id": pl.Int64,
+        "placed_at": pl.Datetime("us", "UTC"),
+        "paid_at": pl.Datetime("us", "UTC"),
+        "status": pl.Utf8,
+        "sku_id": pl.Int32,
+        "quantity": pl.Int32,
+        "cancelled": pl.Int32,
+        "returned": pl.Int32,
+        "unit_price_fen": pl.Int64,
+        "total_fen": pl.Int64,
+        "currency": pl.Utf8,
+    }
+    frame = pl.DataFrame(repo.sales_line_rows(session, since, until), schema=columns, orient="row")
+    net = (pl.col("quantity") - pl.col("cancelled") - pl.col("returned")).clip(lower_bound=0)
+    quantity = pl.col("quantity").cast(pl.Int64)
+    return frame.with_columns(net.alias("net_quantity")).with_columns(
+        ((pl.col("total_fen") * pl.col("net_quantity") * 2 + quantity) // (2 * quantity)).alias("net_fen")
+    )
+
+
+def placed_range(session: Session) -> tuple[datetime | None, datetime | None]:
+    """The first and last time an order was placed (None, None without orders)."""
+    return repo.placed_range(session)
+
+
+def placed_at_of_changed_orders(session: Session, since: datetime) -> list[datetime]:
+    """When the orders changed after ``since`` were placed: the sink rewrites their months."""
+    return repo.placed_at_of_changed_orders(session, since)

@@ -75,6 +75,9 @@ def _render_error(request: Request, page_ctx: PageContext | None, error: DomainE
 def mount(app: FastAPI) -> None:
     from zhongtai.web.views import (
         admin,
+        analytics_members,
+        analytics_sales,
+        analytics_touchpoints,
         auth,
         catalog,
         forecasting,
@@ -87,6 +90,7 @@ def mount(app: FastAPI) -> None:
         service_agent,
         service_kb,
         stock,
+        touchpoints,
     )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -103,6 +107,10 @@ def mount(app: FastAPI) -> None:
         replenishment,
         service_agent,
         service_kb,
+        touchpoints,
+        analytics_sales,
+        analytics_members,
+        analytics_touchpoints,
         admin,
     ):
         app.include_router(module.router)

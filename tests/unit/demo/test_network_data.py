@@ -74,7 +74,7 @@ def test_stores_sit_inside_their_city_and_some_are_within_3_km(full: NetworkPlan
 
 def test_one_user_per_role_and_scopes_fit_the_role(full: NetworkPlan) -> None:
     roles = {u.role for u in full.users}
-    assert roles == {r.value for r in Role} - {Role.INTEGRATOR.value, Role.CHAT_WIDGET.value}
+    assert roles == {r.value for r in Role} - {Role.INTEGRATOR.value, Role.CHAT_WIDGET.value, Role.TOUCHPOINT.value}
     stores = {s.code: s for s in full.stores}
     manager = next(u for u in full.users if u.role == "store_manager")
     assert len(manager.store_codes) == 2
