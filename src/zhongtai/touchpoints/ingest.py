@@ -200,8 +200,13 @@ def ingest_events(
         session, [_rejection_row(tp, tp.code, raw_events[i], problems, at) for i, problems in sorted(errors.items())]
     )
     if inserted:
-        repo.mark_first_event(session, tp.id, at)
-        repo.touch_last_event(session, tp.id, at, at - LAST_EVENT_GRANULARITY)
+        # The row read above says whether either update could match: a busy touchpoint's batches
+        # then skip both round trips (the conditional UPDATEs still guard against a stale read).
+        if tp.first_event_at is None:
+            repo.mark_first_event(session, tp.id, at)
+        stale = at - LAST_EVENT_GRANULARITY
+        if tp.last_event_at is None or tp.last_event_at < stale:
+            repo.touch_last_event(session, tp.id, at, stale)
         registry.activate(session, actor, tp, at)
     return IngestResult(
         accepted=len(inserted),

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -76,10 +76,15 @@ def scope_visible(stmt: Select[Any], allowed: frozenset[int]) -> Select[Any]:
 # ---------------------------------------------------------------- the event stream
 
 
+EVENTS: Table = cast(Table, TouchpointEvent.__table__)
+REJECTIONS: Table = cast(Table, EventRejection.__table__)
+
+
 def _dialect_insert(session: Session, model: Any) -> Any:
+    """A Core INSERT on the model's table: bulk rows skip the ORM's per-row bookkeeping."""
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+        return postgresql.insert(model.__table__)
+    return sqlite.insert(model.__table__)
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -88,24 +93,26 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     then wait on each other's keys in the same order and never deadlock."""
     if not rows:
         return set()
+    # One cached statement run as executemany: SQLAlchemy batches the rows into multi-row
+    # INSERT … RETURNING statements ("insertmanyvalues") without compiling a new statement per
+    # batch size.
     stmt = (
         _dialect_insert(session, TouchpointEvent)
-        .values(list(rows))
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(TouchpointEvent.event_id)
+        .returning(EVENTS.c.event_id)
     )
-    return {str(r) for r in session.scalars(stmt)}
+    return {str(r) for r in session.scalars(stmt, list(rows))}
 
 
 def insert_rejections(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(EventRejection), list(rows))
+        session.execute(insert(REJECTIONS), list(rows))
 
 
 def insert_many(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> int:
     """Plain executemany inserts in chunks (history imports)."""
     for start in range(0, len(rows), IMPORT_CHUNK):
-        session.execute(insert(model), list(rows[start : start + IMPORT_CHUNK]))
+        session.execute(insert(cast(Table, model.__table__)), list(rows[start : start + IMPORT_CHUNK]))
     return len(rows)
 
 
@@ -118,7 +125,7 @@ def insert_events_ignoring_duplicates(session: Session, rows: Sequence[dict[str,
         stmt = (
             _dialect_insert(session, TouchpointEvent)
             .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(TouchpointEvent.id)
+            .returning(EVENTS.c.id)
         )
         inserted += len(session.execute(stmt, list(rows[start : start + IMPORT_CHUNK])).all())
     return inserted
