@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from zhongtai.analytics.deps import LakeDep
+from zhongtai.analytics.deps import AnalyticsReader, AppSettings, LakeDep
 from zhongtai.analytics.export_members import machine_label, members_xlsx, traffic_xlsx
 from zhongtai.analytics.filters import DashboardFilters
 from zhongtai.analytics.funnel import DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, MIN_WINDOW_DAYS
@@ -21,33 +21,19 @@ from zhongtai.analytics.members_dash import members_dashboard
 from zhongtai.analytics.params import api_filters
 from zhongtai.analytics.schemas_members import MembersDashboardOut, TrafficDashboardOut
 from zhongtai.analytics.traffic import traffic_dashboard
-from zhongtai.auth.permissions import Perm
-from zhongtai.auth.principal import Principal
-from zhongtai.http import get_settings_dep, require
-from zhongtai.settings import Settings
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-Reader = Annotated[Principal, Depends(require(Perm.ANALYTICS_READ))]
-AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+Reader = AnalyticsReader
 Window = Annotated[
     int,
     Query(ge=MIN_WINDOW_DAYS, le=MAX_WINDOW_DAYS, description="the 4A funnel's lookback window in days"),
 ]
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _about(f: DashboardFilters, **extra: str) -> list[tuple[str, str]]:
     return [*f.as_query().items(), *extra.items()]
-
-
-def _xlsx(data: bytes, name: str, f: DashboardFilters) -> Response:
-    filename = f"{name}-{f.start.isoformat()}-{f.end.isoformat()}.xlsx"
-    return Response(
-        data,
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
 
 
 @router.get("/members", response_model=MembersDashboardOut)
@@ -66,7 +52,9 @@ def members_export(
     """The member dashboard as an XLSX workbook."""
     f = api_filters(request, principal, lake, settings)
     dash = members_dashboard(lake, f, window_days=window)
-    return _xlsx(members_xlsx(dash, machine_label, _about(f, window=str(window))), "members", f)
+    return xlsx_response(
+        members_xlsx(dash, machine_label, _about(f, window=str(window))), dated_filename("members", f.start, f.end)
+    )
 
 
 @router.get("/traffic", response_model=TrafficDashboardOut)
@@ -80,4 +68,6 @@ def traffic(request: Request, principal: Reader, lake: LakeDep, settings: AppSet
 def traffic_export(request: Request, principal: Reader, lake: LakeDep, settings: AppSettings) -> Response:
     """The store-traffic dashboard as an XLSX workbook."""
     f = api_filters(request, principal, lake, settings)
-    return _xlsx(traffic_xlsx(traffic_dashboard(lake, f), machine_label, _about(f)), "traffic", f)
+    return xlsx_response(
+        traffic_xlsx(traffic_dashboard(lake, f), machine_label, _about(f)), dated_filename("traffic", f.start, f.end)
+    )

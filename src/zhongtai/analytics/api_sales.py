@@ -8,37 +8,20 @@ same figures with machine column names (``net_sales``, ``turnover_days``...).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from zhongtai.analytics.deps import LakeDep
+from zhongtai.analytics.deps import AnalyticsReader, AppSettings, LakeDep
 from zhongtai.analytics.export_sales import inventory_xlsx, machine_label, sales_xlsx
-from zhongtai.analytics.filters import DashboardFilters
 from zhongtai.analytics.inventory_dash import inventory_dashboard
 from zhongtai.analytics.params import api_filters
 from zhongtai.analytics.sales import sales_dashboard
 from zhongtai.analytics.schemas_sales import InventoryDashboard, SalesDashboard
-from zhongtai.auth.permissions import Perm
-from zhongtai.auth.principal import Principal
-from zhongtai.http import get_settings_dep, require
-from zhongtai.settings import Settings
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-Reader = Annotated[Principal, Depends(require(Perm.ANALYTICS_READ))]
-AppSettings = Annotated[Settings, Depends(get_settings_dep)]
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(data: bytes, name: str, f: DashboardFilters) -> Response:
-    filename = f"{name}-{f.start.isoformat()}-{f.end.isoformat()}.xlsx"
-    return Response(
-        data,
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
+Reader = AnalyticsReader
 
 
 @router.get("/sales", response_model=SalesDashboard)
@@ -53,7 +36,10 @@ def sales(request: Request, principal: Reader, lake: LakeDep, settings: AppSetti
 def sales_export(request: Request, principal: Reader, lake: LakeDep, settings: AppSettings) -> Response:
     """The sales dashboard as an XLSX workbook."""
     f = api_filters(request, principal, lake, settings)
-    return _xlsx(sales_xlsx(sales_dashboard(lake, f), machine_label, list(f.as_query().items())), "sales", f)
+    return xlsx_response(
+        sales_xlsx(sales_dashboard(lake, f), machine_label, list(f.as_query().items())),
+        dated_filename("sales", f.start, f.end),
+    )
 
 
 @router.get("/inventory", response_model=InventoryDashboard)
@@ -68,4 +54,6 @@ def inventory_export(request: Request, principal: Reader, lake: LakeDep, setting
     """The inventory dashboard as an XLSX workbook."""
     f = api_filters(request, principal, lake, settings)
     dash = inventory_dashboard(lake, f, tz=settings.default_timezone)
-    return _xlsx(inventory_xlsx(dash, machine_label, list(f.as_query().items())), "inventory", f)
+    return xlsx_response(
+        inventory_xlsx(dash, machine_label, list(f.as_query().items())), dated_filename("inventory", f.start, f.end)
+    )

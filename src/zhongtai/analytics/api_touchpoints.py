@@ -15,21 +15,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from zhongtai.analytics.deps import LakeDep
+from zhongtai.analytics.deps import AnalyticsReader, AppSettings, LakeDep
 from zhongtai.analytics.export_touchpoints import health_workbook, maturity_workbook
 from zhongtai.analytics.health import touchpoint_health
 from zhongtai.analytics.maturity import maturity
 from zhongtai.analytics.params import api_filters, local_today
 from zhongtai.analytics.schemas_touchpoints import HealthOut, MaturityOut
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 from zhongtai.auth.permissions import Perm
 from zhongtai.auth.principal import Principal
 from zhongtai.errors import FieldProblem, ValidationFailed
-from zhongtai.http import get_settings_dep, require
+from zhongtai.http import require
 from zhongtai.settings import Settings
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SettingsDep = AppSettings
 MAX_MONTHS = 36
 
 
@@ -77,18 +77,10 @@ def _maturity_params(request: Request, settings: Settings) -> MaturityParams:
     return params
 
 
-def _xlsx(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
-
-
 @router.get("/touchpoints", response_model=HealthOut)
 def touchpoints_health(
     request: Request,
-    principal: Annotated[Principal, Depends(require(Perm.ANALYTICS_READ))],
+    principal: AnalyticsReader,
     lake: LakeDep,
     settings: SettingsDep,
 ) -> HealthOut:
@@ -101,7 +93,7 @@ def touchpoints_health(
 @router.get("/touchpoints.xlsx", response_class=Response)
 def touchpoints_health_xlsx(
     request: Request,
-    principal: Annotated[Principal, Depends(require(Perm.ANALYTICS_READ))],
+    principal: AnalyticsReader,
     lake: LakeDep,
     settings: SettingsDep,
 ) -> Response:
@@ -109,9 +101,9 @@ def touchpoints_health_xlsx(
     f = api_filters(request, principal, lake, settings)
     report = touchpoint_health(lake, f, datetime.now(UTC), tz=settings.default_timezone)
     about = [(k, v) for k, v in f.as_query().items()]
-    return _xlsx(
+    return xlsx_response(
         health_workbook(report, about=about, tz=settings.default_timezone),
-        f"touchpoints-{f.start.isoformat()}-{f.end.isoformat()}.xlsx",
+        dated_filename("touchpoints", f.start, f.end),
     )
 
 
@@ -139,7 +131,7 @@ def touchpoint_maturity_xlsx(
     p = _maturity_params(request, settings)
     report = maturity(lake, p.as_of, p.months, tz=settings.default_timezone)
     about = [("as_of", p.as_of.isoformat()), ("months", str(p.months))]
-    return _xlsx(
+    return xlsx_response(
         maturity_workbook(report, about=about, tz=settings.default_timezone),
         f"maturity-{p.as_of.isoformat()}.xlsx",
     )

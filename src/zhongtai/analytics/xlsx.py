@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from fastapi.responses import Response
+
 Kind = Literal["text", "int", "money", "rate", "number", "date"]
 Cell = str | int | float | date | datetime | None
 
@@ -80,3 +82,20 @@ def workbook(sheets: Sequence[Sheet], *, about: Sequence[tuple[str, str]] = ()) 
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def dated_filename(name: str, start: date, end: date) -> str:
+    """``sales-2026-11-01-2026-11-30.xlsx``: what the file holds and for which days."""
+    return f"{name}-{start.isoformat()}-{end.isoformat()}.xlsx"
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    """A workbook as a download (API and console alike); never cached, it holds business figures."""
+    return Response(
+        data,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -10,16 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fastapi.responses import Response
-
 from zhongtai.analytics.deps import get_lake
 from zhongtai.analytics.filters import DashboardFilters, parse_filters
 from zhongtai.analytics.lake import Lake
 from zhongtai.analytics.options import Choice, FilterOptions, filter_options
 from zhongtai.errors import FieldProblem
 from zhongtai.web.page import PageContext
-
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass
@@ -96,14 +92,6 @@ def pct_change(current: float, previous: float) -> tuple[str, str]:
         return "", "muted"
     change = (current - previous) / abs(previous) * 100
     return f"{change:+.1f}%", "ok" if change > 0 else ("bad" if change < 0 else "muted")
-
-
-def xlsx_response(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
 
 
 def filters_about(ctx: PageContext, dash: Dashboard) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from zhongtai.analytics.schemas_members import (
     TrafficDashboardOut,
 )
 from zhongtai.analytics.traffic import AGE_BANDS, GENDERS, traffic_dashboard
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 from zhongtai.auth.permissions import Perm
 from zhongtai.errors import FieldProblem
 from zhongtai.web import charts
@@ -34,7 +35,6 @@ from zhongtai.web.views.analytics_common import (
     dashboard_context,
     filters_about,
     pct_change,
-    xlsx_response,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -290,9 +290,7 @@ def members_export(ctx: Console) -> Response:
     data = members_dashboard(dash.lake, dash.filters, window_days=window)
     about = [*filters_about(ctx, dash), (ctx.t("an_mem.window"), ctx.t("an_mem.window_days", n=window))]
     f = dash.filters
-    return xlsx_response(
-        members_xlsx(data, _label(ctx, "an_mem"), about), f"members-{f.start.isoformat()}-{f.end.isoformat()}.xlsx"
-    )
+    return xlsx_response(members_xlsx(data, _label(ctx, "an_mem"), about), dated_filename("members", f.start, f.end))
 
 
 # ================================================================ traffic
@@ -477,5 +475,5 @@ def traffic_export(ctx: Console) -> Response:
     f = dash.filters
     return xlsx_response(
         traffic_xlsx(data, _label(ctx, "an_trf"), filters_about(ctx, dash), english=ctx.locale == "en"),
-        f"traffic-{f.start.isoformat()}-{f.end.isoformat()}.xlsx",
+        dated_filename("traffic", f.start, f.end),
     )

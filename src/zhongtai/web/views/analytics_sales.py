@@ -23,6 +23,7 @@ from zhongtai.analytics.schemas_sales import (
     SalesDashboard,
     TurnoverRowOut,
 )
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 from zhongtai.auth.permissions import Perm
 from zhongtai.web import charts
 from zhongtai.web.page import Console, PageContext, render
@@ -32,7 +33,6 @@ from zhongtai.web.views.analytics_common import (
     dashboard_context,
     filters_about,
     pct_change,
-    xlsx_response,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -278,7 +278,7 @@ def sales_page(ctx: Console) -> Response:
 def sales_export(ctx: Console) -> Response:
     dash, d = _sales(ctx)
     data = sales_xlsx(d, lambda key: ctx.t(f"an_sales.{key}"), filters_about(ctx, dash), english=ctx.locale == "en")
-    return xlsx_response(data, f"sales-{d.start.isoformat()}-{d.end.isoformat()}.xlsx")
+    return xlsx_response(data, dated_filename("sales", d.start, d.end))
 
 
 # ================================================================ inventory
@@ -450,4 +450,4 @@ def inventory_page(ctx: Console) -> Response:
 def inventory_export(ctx: Console) -> Response:
     dash, d = _inventory(ctx)
     data = inventory_xlsx(d, lambda key: ctx.t(f"an_sales.{key}"), filters_about(ctx, dash), english=ctx.locale == "en")
-    return xlsx_response(data, f"inventory-{d.start.isoformat()}-{d.end.isoformat()}.xlsx")
+    return xlsx_response(data, dated_filename("inventory", d.start, d.end))

@@ -22,6 +22,7 @@ from zhongtai.analytics.deps import get_lake
 from zhongtai.analytics.export_touchpoints import health_workbook, maturity_workbook
 from zhongtai.analytics.health import HealthReport, TouchpointHealth, touchpoint_health
 from zhongtai.analytics.maturity import INDICATORS, Component, Indicator, MaturityReport, maturity
+from zhongtai.analytics.xlsx import dated_filename, xlsx_response
 from zhongtai.auth.permissions import Perm
 from zhongtai.errors import FieldProblem
 from zhongtai.web import charts
@@ -34,7 +35,6 @@ from zhongtai.web.views.analytics_common import (
     filters_about,
     local_now,
     pct_change,
-    xlsx_response,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -306,7 +306,7 @@ def touchpoints_xlsx(ctx: Console) -> Response:
     dash, report = _health(ctx)
     data = health_workbook(report, label=ctx.t, about=filters_about(ctx, dash), tz=ctx.settings.default_timezone)
     f = dash.filters
-    return xlsx_response(data, f"touchpoints-{f.start.isoformat()}-{f.end.isoformat()}.xlsx")
+    return xlsx_response(data, dated_filename("touchpoints", f.start, f.end))
 
 
 # ================================================================ maturity page
