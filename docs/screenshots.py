@@ -602,7 +602,8 @@ def admin_tour(page: Page, base: str, out: Path, tmp: Path) -> None:
     if "/jobs/" not in page.url:
         shoot(page, out, "09-job-upload-failed")
         raise SystemExit(f"the catalog upload did not start a job: {page.url}")
-    page.wait_for_selector("text=/错误报告|Error report/", timeout=30_000)
+    # The worker may be filling the copy's analytics lake first (a full sync): give the job time.
+    page.wait_for_selector("text=/错误报告|Error report/", timeout=180_000)
     shoot(page, out, "09-job")
     page.goto(f"{base}/admin/users")
     shoot(page, out, "10-users")

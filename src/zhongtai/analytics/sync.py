@@ -216,9 +216,13 @@ def ensure_identity(db: Database, lake: Lake) -> bool:
             repo.set_state(session, repo.LAKE_ID, value=lake_id)
         else:
             lake_id = row.value
-    if read_json(lake.root / LAKE_FILE).get("lake_id") == lake_id:
+    found = read_json(lake.root / LAKE_FILE).get("lake_id")
+    if found == lake_id:
         return False
-    log.warning("analytics lake %s does not belong to this database: rebuilding it", lake.root)
+    if found:
+        log.warning("analytics lake %s belongs to another database: rebuilding it", lake.root)
+    else:
+        log.info("analytics lake %s is new: filling it", lake.root)
     reset_lake(db, lake, lake_id)
     return True
 

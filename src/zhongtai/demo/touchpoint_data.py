@@ -18,10 +18,11 @@ For a seed, the demo plan, its order history and the load date this builds:
   in shortly before their till receipt. Zones, shelf interactions and scans where a store has those
   devices, and the order center's order events (placed, paid, cancelled, completed, refunded) for
   the history's orders in the window.
-* **heartbeats** (one per touchpoint interval over the last 24 hours, one per
-  ``HISTORY_HEARTBEAT_S`` before that, which keeps the demo at about a hundred thousand rows; a
-  few touchpoints have outages) and **rejections** (1–3 % of a few touchpoints' events: a missing
-  field, an unknown SKU, a timestamp in the future ...).
+* **heartbeats** (one per touchpoint interval over the whole window: the demo's devices report
+  every 30 minutes (online trackers) or every hour, which keeps the demo at a few hundred
+  thousand rows while uptime stays exact; a few touchpoints have outages) and **rejections**
+  (1–3 % of a few touchpoints' events: a missing field, an unknown SKU, a timestamp in the
+  future ...).
 
 Same seed, plan, history, date and references: the same frames, row for row.
 """
@@ -45,9 +46,7 @@ from zhongtai.demo.network_data import LocationSpec
 from zhongtai.demo.order_history import HistOrder, OrderHistory, beijing_date, day_start, festival
 from zhongtai.demo.plan import DemoPlan
 
-WINDOW_DAYS = 120
-# Heartbeats older than a day are kept one per this many seconds (see the module doc).
-HISTORY_HEARTBEAT_S = 3 * 3600
+WINDOW_DAYS = 180
 ORDER_SOURCE = "order-center"
 TRACKED_ONLINE = ("web", "miniapp", "jd", "tmall")
 # Sessions that buy nothing, per buying session, by channel (the trackers see far more browsing).
@@ -216,8 +215,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=ecom,
         factors=("channel", "goods", "retail"),
         cost=1_200_000,
-        interval=60,
-        registered_days_ago=360,
+        interval=1800,
+        registered_days_ago=162,
         connect_after=4,
         channel="web",
         outages=(outage(37, 5),),
@@ -231,8 +230,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=ecom,
         factors=("channel", "marketing", "service"),
         cost=800_000,
-        interval=60,
-        registered_days_ago=350,
+        interval=1800,
+        registered_days_ago=158,
         connect_after=6,
         channel="miniapp",
     )
@@ -245,8 +244,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=mkt,
         factors=("brand", "marketing"),
         cost=300_000,
-        interval=300,
-        registered_days_ago=330,
+        interval=3600,
+        registered_days_ago=148,
         connect_after=9,
     )
     add(
@@ -258,8 +257,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=ecom,
         factors=("channel", "retail"),
         cost=500_000,
-        interval=300,
-        registered_days_ago=300,
+        interval=3600,
+        registered_days_ago=135,
         connect_after=21,
         channel="jd",
     )
@@ -272,8 +271,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=ecom,
         factors=("channel", "retail"),
         cost=500_000,
-        interval=300,
-        registered_days_ago=280,
+        interval=3600,
+        registered_days_ago=126,
         connect_after=18,
         channel="tmall",
     )
@@ -284,7 +283,7 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         short = s.name.removeprefix("云启")
         # Cameras roll out over the year, flagships first; one store in seven has none yet.
         if flagship or rng.random() > 0.15:
-            ago = 320 - 280 * i / max(1, n - 1) + float(rng.integers(-10, 10))
+            ago = 144 - 126 * i / max(1, n - 1) + float(rng.integers(-5, 5))
             add(
                 f"TP-CAM-{s.code}",
                 f"{short}客流摄像头",
@@ -294,8 +293,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
                 owner=stores_ops,
                 factors=("retail", "service"),
                 cost=180_000,
-                interval=60,
-                registered_days_ago=max(ago, 25),
+                interval=1800,
+                registered_days_ago=max(ago, 11),
                 connect_after=int(rng.integers(5, 25)),
                 store=s.code,
             )
@@ -309,8 +308,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
                 owner=stores_ops,
                 factors=("goods", "marketing"),
                 cost=90_000,
-                interval=300,
-                registered_days_ago=float(rng.integers(60, 240)),
+                interval=3600,
+                registered_days_ago=float(rng.integers(27, 108)),
                 connect_after=int(rng.integers(7, 30)),
                 store=s.code,
             )
@@ -324,8 +323,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
                 owner=stores_ops,
                 factors=("goods", "retail"),
                 cost=120_000,
-                interval=120,
-                registered_days_ago=float(rng.integers(90, 200)),
+                interval=1800,
+                registered_days_ago=float(rng.integers(40, 90)),
                 connect_after=int(rng.integers(10, 35)),
                 store=s.code,
                 outages=(outage(float(rng.integers(5, 60)), float(rng.integers(3, 30))),),
@@ -340,8 +339,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
                 owner=stores_ops,
                 factors=("goods",),
                 cost=30_000,
-                interval=300,
-                registered_days_ago=float(rng.integers(30, 300)),
+                interval=3600,
+                registered_days_ago=float(rng.integers(14, 135)),
                 connect_after=int(rng.integers(3, 14)),
                 store=s.code,
             )
@@ -356,8 +355,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=stores_ops,
         factors=("goods", "marketing"),
         cost=90_000,
-        interval=300,
-        registered_days_ago=6,
+        interval=3600,
+        registered_days_ago=3,
         connect_after=None,
         store=planned_store,
     )
@@ -371,8 +370,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=mkt,
         factors=("retail", "goods"),
         cost=250_000,
-        interval=300,
-        registered_days_ago=200,
+        interval=3600,
+        registered_days_ago=90,
         connect_after=12,
         outages=(outage(48, 40),),
     )
@@ -385,8 +384,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=mkt,
         factors=("brand", "marketing"),
         cost=600_000,
-        interval=900,
-        registered_days_ago=170,
+        interval=3600,
+        registered_days_ago=76,
         connect_after=10,
         paused_days_ago=20,
     )
@@ -399,8 +398,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=mkt,
         factors=("brand", "marketing"),
         cost=1_500_000,
-        interval=900,
-        registered_days_ago=150,
+        interval=3600,
+        registered_days_ago=68,
         connect_after=5,
     )
     add(
@@ -412,8 +411,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=mkt,
         factors=("brand",),
         cost=2_000_000,
-        interval=900,
-        registered_days_ago=3,
+        interval=3600,
+        registered_days_ago=1,
         connect_after=None,
     )
 
@@ -426,8 +425,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=crm,
         factors=("service", "marketing"),
         cost=150_000,
-        interval=300,
-        registered_days_ago=240,
+        interval=3600,
+        registered_days_ago=108,
         connect_after=14,
     )
     add(
@@ -439,8 +438,8 @@ def build_registry(seed: int, stores: Sequence[LocationSpec], today: date) -> tu
         owner=crm,
         factors=("marketing", "service"),
         cost=50_000,
-        interval=600,
-        registered_days_ago=100,
+        interval=3600,
+        registered_days_ago=45,
         connect_after=8,
     )
     return tuple(out)
@@ -958,7 +957,6 @@ _LATENCY_MS = {"online": 60.0, "offline": 140.0, "commercial": 260.0, "social": 
 def _heartbeats(
     rng: np.random.Generator, registry: Sequence[TouchpointSpec], start: datetime, end: datetime
 ) -> pl.DataFrame:
-    recent = end - timedelta(days=1)
     frames: list[pl.DataFrame] = []
     for t in registry:
         if not t.live:
@@ -966,9 +964,7 @@ def _heartbeats(
         first, last = t.sends_from(start), t.sends_until(end)
         if first >= last:
             continue
-        old = np.arange(first.timestamp(), min(last, recent).timestamp(), HISTORY_HEARTBEAT_S)
-        new = np.arange(max(first, recent).timestamp(), last.timestamp(), t.heartbeat_interval_s)
-        at = np.concatenate([old, new])
+        at = np.arange(first.timestamp(), last.timestamp(), t.heartbeat_interval_s)
         at = at + rng.uniform(0, 2, at.size)  # devices are never exactly on the second
         keep = np.ones(at.size, dtype=bool)
         degraded = np.zeros(at.size, dtype=bool)

@@ -184,10 +184,12 @@ def bar_chart(
             f'rx="3" fill="{fill}"/></g>'
         )
         parts.append(_link(bar, d.href))
-        if h > 0 or value == 0:
+        shown = value_format(value)
+        # A value wider than its slot would run into its neighbours: the tooltip still has it.
+        if (h > 0 or value == 0) and text_width(shown, 11) <= slot - 2:
             parts.append(
                 f'<text x="{_f(cx)}" y="{_f(baseline - h - 5)}" text-anchor="middle" font-size="11" '
-                f'fill="{INK}">{escape(value_format(value))}</text>'
+                f'fill="{INK}">{escape(shown)}</text>'
             )
         label = truncate(d.label, 96 if rotate else slot - 4, 12)
         if rotate:

@@ -92,7 +92,7 @@ def test_every_pos_buyer_walked_into_the_store_that_day(
         if o.channel_code == "pos" and counted_from is not None and beijing_date(o.placed_at) >= counted_from:
             key = (store, beijing_date(o.placed_at))
             buyers[key] = buyers.get(key, 0) + 1
-    assert len(buyers) > 100
+    assert len(buyers) > 50  # store-days with camera and till both live: enough to judge
     for key, n in buyers.items():
         assert visitors.get(key, 0) >= n, key
     # a conversion between 15 and 35 % overall: visitors on days with buyers over buyers
@@ -189,9 +189,17 @@ def test_heartbeats_follow_intervals_with_outages(
     hb = th.heartbeats
     web = next(t for t in th.touchpoints if t.code == "TP-WEB-TRACK")
     beats = hb.filter(pl.col("touchpoint") == web.code)
-    # the last day at the touchpoint's own interval (60 s): about 1,440 beats
+    # every day at the touchpoint's own interval (30 min): 48 beats a day, outages aside
+    assert web.heartbeat_interval_s == 1800
     recent = beats.filter(pl.col("at") >= NOW - timedelta(days=1))
-    assert 1_400 <= recent.height <= 1_441
+    assert 47 <= recent.height <= 48
+    week = beats.filter(pl.col("at").is_between(NOW - timedelta(days=8), NOW - timedelta(days=1)))
+    outage_beats = sum(
+        int((min(b, NOW - timedelta(days=1)) - max(a, NOW - timedelta(days=8))).total_seconds() // 1800)
+        for a, b in web.outages
+        if b > NOW - timedelta(days=8) and a < NOW - timedelta(days=1)
+    )
+    assert 7 * 48 - outage_beats - 7 <= week.height <= 7 * 48
     for start, end in web.outages:
         assert beats.filter(pl.col("at").is_between(start, end, closed="left")).height == 0
         assert (

@@ -146,3 +146,12 @@ def test_visitor_becomes_the_anonymous_id() -> None:
     assert isinstance(parsed, ParsedEvent)
     assert parsed.anonymous_id == "v1"
     assert "visitor" not in parsed.data
+
+
+def test_the_console_snippet_examples_are_valid_events() -> None:
+    """The integration snippet on a touchpoint's page shows an event integrators copy: it must pass."""
+    from zhongtai.web.views.touchpoints import _DEFAULT_EXAMPLE, _EXAMPLE_EVENTS
+
+    for example in [*_EXAMPLE_EVENTS.values(), _DEFAULT_EXAMPLE]:
+        parsed = parse_event(_event(example["type"], example["data"]), 0, NOW)
+        assert isinstance(parsed, ParsedEvent), (example, parsed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
@@ -158,20 +159,31 @@ async def register(ctx: ConsoleForm) -> Response:
     return RedirectResponse(f"/touchpoints/{tp.code}?done=registered", status_code=303)
 
 
+# The example event of the integration snippet, by what the touchpoint is: a camera counts
+# visitors (demographic bands, never faces), a shelf sees goods picked up, a guide chats ...
+_EXAMPLE_EVENTS: dict[str, dict[str, Any]] = {
+    "camera": {
+        "type": "store_entry",
+        "data": {"visitor": "track-8f2c", "gender": "female", "age_band": "25-34"},
+    },
+    "smart_shelf": {"type": "shelf_interaction", "data": {"shelf": "A-03", "action": "pick_up", "duration_s": 12}},
+    "scanner": {"type": "scan", "data": {"code": "6901234567892"}},
+    "interactive_screen": {"type": "scan", "data": {"code": "6901234567892"}},
+    "smart_cart": {"type": "scan", "data": {"code": "6901234567892"}},
+    "guide_wecom": {"type": "chat", "data": {"direction": "in", "intent": "product_question"}},
+    "wechat_group": {"type": "chat", "data": {"direction": "in"}},
+}
+_DEFAULT_EXAMPLE: dict[str, Any] = {"type": "search", "data": {"query": "手机", "results": 12}}
+
+
 def _snippet(ctx: PageContext, tp: TouchpointOut) -> str:
     base = str(ctx.request.base_url).rstrip("/")
-    batch = {
-        "touchpoint": tp.code,
-        "events": [
-            {
-                "id": "evt-000001",
-                "type": "search",
-                "at": "2026-12-05T10:15:00+08:00",
-                "identifiers": [{"kind": "phone", "value": "13800138000"}],
-                "data": {"query": "手机", "results": 12},
-            }
-        ],
-    }
+    example = _EXAMPLE_EVENTS.get(tp.kind, _DEFAULT_EXAMPLE)
+    event: dict[str, Any] = {"id": "evt-000001", "type": example["type"], "at": "2026-12-05T10:15:00+08:00"}
+    if tp.type != "offline":  # a store's devices see anonymous visitors, the others may know the member
+        event["identifiers"] = [{"kind": "phone", "value": "13800138000"}]
+    event["data"] = example["data"]
+    batch = {"touchpoint": tp.code, "events": [event]}
     body = json.dumps(batch, ensure_ascii=False, indent=2)
     return (
         f"curl -X POST {base}/api/v1/events \\\n"
@@ -194,7 +206,7 @@ def _detail_page(
     beats = service.heartbeats(ctx.session, ctx.principal, code, hours=24)
     latency = [b for b in beats if b.latency_ms is not None]
     latency_svg = charts.line_chart(
-        [ctx.time(b.at) for b in latency],
+        [b.at.astimezone(ZoneInfo(ctx.settings.default_timezone)).strftime("%H:%M") for b in latency],
         [charts.Series(ctx.t("tp.latency_ms"), [b.latency_ms or 0 for b in latency])],
         title=ctx.t("tp.latency_chart"),
         empty_message=ctx.t("tp.no_heartbeats"),
