@@ -1016,10 +1016,10 @@ def _rejections(rng: np.random.Generator, events: pl.DataFrame) -> pl.DataFrame:
             elif kind == 1:
                 future = at + timedelta(hours=int(rng.integers(1, 48)))
                 payload["at"] = future.isoformat()
-                err = ("at", "future", "more than 5 minutes in the future")
+                err = ("at", "in_future", "more than 5 minutes in the future")
             elif kind == 2:
                 payload["at"] = at.replace(tzinfo=None).isoformat()
-                err = ("at", "naive_datetime", "a timestamp needs a time zone")
+                err = ("at", "timezone_aware", "Input should have timezone info")
             else:
                 missing = next(iter(data), "url")
                 data.pop(missing, None)

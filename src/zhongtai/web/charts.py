@@ -335,10 +335,11 @@ def stacked_bar_chart(
                 f'height="{_f(max(h, 0.5))}" fill="{colours[i]}"/></g>'
             )
         parts.append(_link("".join(marks), hrefs[c] if hrefs else None) if marks else "")
-        if totals[c] > 0:
+        shown = value_format(totals[c])
+        if totals[c] > 0 and text_width(shown, 11) <= slot - 2:  # else only in the tooltips
             parts.append(
                 f'<text x="{_f(cx)}" y="{_f(y - 4)}" text-anchor="middle" font-size="11" fill="{INK}">'
-                f"{escape(value_format(totals[c]))}</text>"
+                f"{escape(shown)}</text>"
             )
         if (last - c) % step == 0:
             parts.append(

@@ -223,7 +223,7 @@ def test_rejections_are_a_few_percent_of_flaky_touchpoints(
         sent = th.events.filter(pl.col("touchpoint") == code).height
         assert 0.005 <= count / sent <= 0.035
     codes = {e["code"] for errs in rej["errors"] for e in json.loads(errs)}
-    assert codes <= {"unknown_sku", "future", "naive_datetime", "missing"}
+    assert codes <= {"unknown_sku", "in_future", "timezone_aware", "missing"}
     assert len(codes) >= 3
     # rejected ids never collide with accepted ones
     assert not set(rej["event_id"]) & set(th.events["event_id"])
