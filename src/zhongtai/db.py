@@ -13,7 +13,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    and_,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -174,3 +188,29 @@ def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+# On PostgreSQL an id is drawn before its transaction commits: a row with a higher id can be
+# visible while a lower one is still in flight. A reader that follows an id watermark (the
+# analytics sink) reads only up to the first row written by a transaction not older than the
+# oldest one still running in this database (looked up in a statement of its own, before the rows
+# are read), so its watermark never passes a row that commits later. Transaction ids are compared
+# modulo 2**32. SQLite has one writer at a time: nothing to guard.
+_OLDEST_RUNNING_XID = (
+    "SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_xid IS NOT NULL ORDER BY age(backend_xid) DESC LIMIT 1"
+)
+_NOT_OLDER = "((({table}.xmin::text::bigint) - :oldest_xid + 4294967296) % 4294967296) < 2147483648"
+
+
+def settled_after(session: Session, table: Any, id_column: Any, after_id: int) -> ColumnElement[bool]:
+    """The rows of ``table`` above ``after_id`` that no running transaction can still precede."""
+    above: ColumnElement[bool] = id_column > after_id
+    if session.get_bind().dialect.name != "postgresql":
+        return above
+    oldest = session.execute(text(_OLDEST_RUNNING_XID)).scalar()
+    if oldest is None:
+        return above
+    not_older = text(_NOT_OLDER.format(table=table.__tablename__)).bindparams(oldest_xid=int(oldest))
+    unsettled = select(func.min(id_column)).where(id_column > after_id, not_older).scalar_subquery()
+    return and_(above, or_(unsettled.is_(None), id_column < unsettled))

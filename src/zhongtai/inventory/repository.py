@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from zhongtai.db import settled_after
 from zhongtai.inventory.models import (
     ChannelSafetyStock,
     Location,
@@ -588,35 +589,11 @@ def movement_rows_after(session: Session, after_id: int, limit: int) -> list[tup
             StockMovement.on_hand_after,
             StockMovement.reference_type,
         )
-        .where(StockMovement.id > after_id, _settled(session, after_id))
+        .where(settled_after(session, StockMovement, StockMovement.id, after_id))
         .order_by(StockMovement.id)
         .limit(limit)
     )
     return [tuple(r) for r in session.execute(stmt)]
-
-
-def _settled(session: Session, after_id: int) -> Any:
-    """On PostgreSQL, the ledger rows before the first one written by a transaction not older than
-    the oldest still running in this database: an id drawn by a transaction in flight may be lower
-    than ids already visible, and the reader must not pass it (see touchpoints/export.py, which
-    the same rule guards). Always true on SQLite (one writer at a time)."""
-    from sqlalchemy import text, true
-
-    if session.get_bind().dialect.name != "postgresql":
-        return true()
-    oldest = session.execute(
-        text(
-            "SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_xid IS NOT NULL ORDER BY age(backend_xid) DESC LIMIT 1"
-        )
-    ).scalar()
-    if oldest is None:
-        return true()
-    not_older = text(
-        "(((stock_movements.xmin::text::bigint) - :oldest_xid + 4294967296) % 4294967296) < 2147483648"
-    ).bindparams(oldest_xid=int(oldest))
-    unsettled = select(func.min(StockMovement.id)).where(StockMovement.id > after_id, not_older).scalar_subquery()
-    return or_(unsettled.is_(None), StockMovement.id < unsettled)
 
 
 def balance_rows(session: Session) -> list[tuple[Any, ...]]:

@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from zhongtai.touchpoints.models import EventRejection, Touchpoint, TouchpointEvent, TouchpointHeartbeat
+from zhongtai.touchpoints import repository as repo
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -53,38 +52,6 @@ EVENT_COLUMNS: dict[str, Any] = {
 }
 
 
-# On PostgreSQL an id is drawn before its transaction commits: a row with a higher id can be
-# visible while a lower one is still in flight. The sink reads only up to the first row written
-# by a transaction not older than the oldest one still running in this database (looked up in a
-# statement of its own, before the rows are read), so its watermark never passes a row that
-# commits later. Transaction ids are compared modulo 2**32. SQLite has one writer at a time.
-OLDEST_RUNNING_XID = (
-    "SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE datname = current_database() "
-    "AND backend_xid IS NOT NULL ORDER BY age(backend_xid) DESC LIMIT 1"
-)
-NOT_OLDER = "((({table}.xmin::text::bigint) - :oldest_xid + 4294967296) % 4294967296) < 2147483648"
-
-
-def oldest_running_xid(session: Session) -> int | None:
-    """The id of the oldest transaction running in this database with an id (PostgreSQL)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    value = session.execute(text(OLDEST_RUNNING_XID)).scalar()
-    return None if value is None else int(value)
-
-
-def settled_bound(session: Session, table: Any, id_column: Any, after_id: int) -> ColumnElement[bool]:
-    """A condition keeping the rows above ``after_id`` before the first one a running transaction
-    could still precede (see above)."""
-    above: ColumnElement[bool] = id_column > after_id
-    oldest = oldest_running_xid(session)
-    if oldest is None:
-        return above
-    not_older = text(NOT_OLDER.format(table=table.__tablename__)).bindparams(oldest_xid=oldest)
-    unsettled = select(func.min(id_column)).where(id_column > after_id, not_older).scalar_subquery()
-    return and_(above, or_(unsettled.is_(None), id_column < unsettled))
-
-
 def _int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -111,31 +78,8 @@ def _flatten(data: dict[str, Any] | None) -> tuple[list[Any], str | None]:
 def events_after(session: Session, after_id: int, limit: int) -> pl.DataFrame:
     """Up to ``limit`` staged events with an id above ``after_id``, in id order, flattened to the
     lake's ``events`` columns (``day``/``hour`` are left to the sink, which knows the time zone)."""
-    e = TouchpointEvent
-    stmt = (
-        select(
-            e.id,
-            e.event_id,
-            e.source,
-            e.touchpoint_id,
-            e.type,
-            e.occurred_at,
-            e.received_at,
-            e.channel_code,
-            e.location_id,
-            e.member_id,
-            e.identified,
-            e.anonymous_id,
-            e.session_id,
-            e.sku_id,
-            e.data,
-        )
-        .where(settled_bound(session, e, e.id, after_id))
-        .order_by(e.id)
-        .limit(limit)
-    )
     rows = []
-    for row in session.execute(stmt):
+    for row in repo.staged_event_rows(session, after_id, limit):
         values, rest = _flatten(row[14])
         rows.append((*row[:14], *values, rest))
     return pl.DataFrame(rows, schema=EVENT_COLUMNS, orient="row")
@@ -144,15 +88,8 @@ def events_after(session: Session, after_id: int, limit: int) -> pl.DataFrame:
 def rejections_after(session: Session, after_id: int, limit: int) -> pl.DataFrame:
     """Rejected events after ``after_id``: ``codes`` comma-joins the distinct error codes, ``errors``
     keeps the whole list as JSON text."""
-    r = EventRejection
-    stmt = (
-        select(r.id, r.received_at, r.touchpoint_id, r.source, r.event_id, r.type, r.errors)
-        .where(settled_bound(session, r, r.id, after_id))
-        .order_by(r.id)
-        .limit(limit)
-    )
     rows = []
-    for row in session.execute(stmt):
+    for row in repo.rejection_rows(session, after_id, limit):
         errors = list(row[6] or [])
         codes = sorted({str(x.get("code", "")) for x in errors if isinstance(x, dict)} - {""})
         rows.append((*row[:6], ",".join(codes), json.dumps(errors, ensure_ascii=False)))
@@ -170,13 +107,6 @@ def rejections_after(session: Session, after_id: int, limit: int) -> pl.DataFram
 
 
 def heartbeats_after(session: Session, after_id: int, limit: int) -> pl.DataFrame:
-    h = TouchpointHeartbeat
-    stmt = (
-        select(h.id, h.touchpoint_id, h.at, h.status, h.latency_ms)
-        .where(settled_bound(session, h, h.id, after_id))
-        .order_by(h.id)
-        .limit(limit)
-    )
     schema: dict[str, Any] = {
         "id": pl.Int64,
         "touchpoint_id": pl.Int32,
@@ -184,32 +114,12 @@ def heartbeats_after(session: Session, after_id: int, limit: int) -> pl.DataFram
         "status": pl.Utf8,
         "latency_ms": pl.Int32,
     }
-    return pl.DataFrame([tuple(r) for r in session.execute(stmt)], schema=schema, orient="row")
+    return pl.DataFrame(repo.heartbeat_rows(session, after_id, limit), schema=schema, orient="row")
 
 
 def export_touchpoints(session: Session) -> pl.DataFrame:
     """The registry as the lake's ``touchpoints`` table (``factors`` comma-joined)."""
-    t = Touchpoint
-    stmt = select(
-        t.id,
-        t.code,
-        t.name,
-        t.name_en,
-        t.type,
-        t.kind,
-        t.channel_code,
-        t.location_id,
-        t.owner,
-        t.factors,
-        t.cost_fen_month,
-        t.currency,
-        t.status,
-        t.created_at,
-        t.connected_on,
-        t.first_event_at,
-        t.heartbeat_interval_s,
-    ).order_by(t.id)
-    rows = [(*r[:9], ",".join(str(f) for f in (r[9] or [])), *r[10:]) for r in session.execute(stmt)]
+    rows = [(*r[:9], ",".join(str(f) for f in (r[9] or [])), *r[10:]) for r in repo.registry_rows(session)]
     schema: dict[str, Any] = {
         "touchpoint_id": pl.Int32,
         "code": pl.Utf8,
@@ -234,17 +144,10 @@ def export_touchpoints(session: Session) -> pl.DataFrame:
 
 def staged_backlog(session: Session, after_id: int) -> tuple[int, datetime | None, int]:
     """(staged events above ``after_id``, the oldest one's receipt time, the highest staged id)."""
-    e = TouchpointEvent
-    count, oldest = session.execute(select(func.count(), func.min(e.received_at)).where(e.id > after_id)).one()
-    newest = session.scalar(select(func.max(e.id))) or 0
-    return int(count or 0), oldest, int(newest)
+    return repo.staged_backlog(session, after_id)
 
 
 def purge_staged(session: Session, up_to_id: int, received_before: datetime) -> int:
     """Deletes staged events already copied to the lake (id <= ``up_to_id``) received before
     ``received_before``; returns how many. After it, ``rebuild`` can no longer restore them."""
-    e = TouchpointEvent
-    result = session.execute(
-        delete(e).where(e.id <= up_to_id, e.received_at < received_before).execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return repo.purge_staged(session, up_to_id, received_before)

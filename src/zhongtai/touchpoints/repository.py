@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, or_, select, update
+from sqlalchemy import Select, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from zhongtai.db import settled_after
 from zhongtai.touchpoints.models import (
     EventRejection,
     Touchpoint,
@@ -276,3 +277,96 @@ def advance_cursor(session: Session, name: str, last_id: int) -> None:
         session.add(TouchpointCursor(name=name, last_id=last_id))
     elif last_id > row.last_id:
         row.last_id = last_id
+
+
+# ---------------------------------------------------------------- the analytics sink's reads
+# Append-only tables are read in id order after a watermark, never past a row a running
+# transaction could still precede (``settled_after``).
+
+
+def staged_event_rows(session: Session, after_id: int, limit: int) -> list[Any]:
+    e = TouchpointEvent
+    stmt = (
+        select(
+            e.id,
+            e.event_id,
+            e.source,
+            e.touchpoint_id,
+            e.type,
+            e.occurred_at,
+            e.received_at,
+            e.channel_code,
+            e.location_id,
+            e.member_id,
+            e.identified,
+            e.anonymous_id,
+            e.session_id,
+            e.sku_id,
+            e.data,
+        )
+        .where(settled_after(session, e, e.id, after_id))
+        .order_by(e.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def rejection_rows(session: Session, after_id: int, limit: int) -> list[Any]:
+    r = EventRejection
+    stmt = (
+        select(r.id, r.received_at, r.touchpoint_id, r.source, r.event_id, r.type, r.errors)
+        .where(settled_after(session, r, r.id, after_id))
+        .order_by(r.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def heartbeat_rows(session: Session, after_id: int, limit: int) -> list[tuple[Any, ...]]:
+    h = TouchpointHeartbeat
+    stmt = (
+        select(h.id, h.touchpoint_id, h.at, h.status, h.latency_ms)
+        .where(settled_after(session, h, h.id, after_id))
+        .order_by(h.id)
+        .limit(limit)
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def registry_rows(session: Session) -> list[Any]:
+    t = Touchpoint
+    stmt = select(
+        t.id,
+        t.code,
+        t.name,
+        t.name_en,
+        t.type,
+        t.kind,
+        t.channel_code,
+        t.location_id,
+        t.owner,
+        t.factors,
+        t.cost_fen_month,
+        t.currency,
+        t.status,
+        t.created_at,
+        t.connected_on,
+        t.first_event_at,
+        t.heartbeat_interval_s,
+    ).order_by(t.id)
+    return list(session.execute(stmt))
+
+
+def staged_backlog(session: Session, after_id: int) -> tuple[int, datetime | None, int]:
+    e = TouchpointEvent
+    count, oldest = session.execute(select(func.count(), func.min(e.received_at)).where(e.id > after_id)).one()
+    newest = session.scalar(select(func.max(e.id))) or 0
+    return int(count or 0), oldest, int(newest)
+
+
+def purge_staged(session: Session, up_to_id: int, received_before: datetime) -> int:
+    e = TouchpointEvent
+    result = session.execute(
+        delete(e).where(e.id <= up_to_id, e.received_at < received_before).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
